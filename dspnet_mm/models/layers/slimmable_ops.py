@@ -1,0 +1,146 @@
+"""Slimmable conv, linear and switchable BN.
+
+Weights are shared: width ``w`` uses the *first* ``round(c * w)`` output
+channels of every layer (Yu et al., `Slimmable Neural Networks
+<https://arxiv.org/abs/1812.08928>`_). Input channels follow the incoming
+tensor, so a layer needs to know only its own output width. BN is not
+shared: :class:`SwitchableBatchNorm` keeps one private BN per trained width,
+because the statistics of a narrow sub-network differ from the wide one's.
+"""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+
+from .width import GRID, SlimmableMixin, channels_at, check_width
+
+
+class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
+    """``nn.Conv2d`` that runs on its first ``round(out_channels * width)``
+    filters and on as many input channels as the input has.
+
+    Args:
+        slim_out (bool): whether the output channels follow the width.
+            False for a layer whose output size is fixed. Defaults to True.
+        Other args are those of ``nn.Conv2d`` at full width.
+    """
+
+    def __init__(self, *args, slim_out: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.groups != 1:
+            raise ValueError('SlimmableConv2d supports groups=1 only')
+        self.slim_out = slim_out
+
+    @property
+    def active_out_channels(self) -> int:
+        if not self.slim_out:
+            return self.out_channels
+        return channels_at(self.out_channels, self.width)
+
+    def active_weight(self, in_channels: int):
+        """The weight (and bias) slice for the current width."""
+        out = self.active_out_channels
+        if in_channels > self.in_channels:
+            raise ValueError(f'{in_channels} input channels exceed the '
+                             f'full width of this conv ({self.in_channels})')
+        weight, bias = self.weight, self.bias
+        if out != self.out_channels or in_channels != self.in_channels:
+            weight = weight[:out, :in_channels]
+            bias = bias[:out] if bias is not None else None
+        return weight, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.active_weight(x.shape[1])
+        return self._conv_forward(x, weight, bias)
+
+
+class SlimmableLinear(SlimmableMixin, nn.Linear):
+    """``nn.Linear`` on as many input features as the input has.
+
+    Args:
+        slim_out (bool): whether the output features follow the width.
+            Defaults to False: DSPNet's projector only slices its input.
+        Other args are those of ``nn.Linear`` at full width.
+    """
+
+    def __init__(self, *args, slim_out: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.slim_out = slim_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        in_features = x.shape[-1]
+        if in_features > self.in_features:
+            raise ValueError(f'{in_features} input features exceed the full '
+                             f'width of this layer ({self.in_features})')
+        out = (
+            channels_at(self.out_features, self.width)
+            if self.slim_out else self.out_features)
+        weight, bias = self.weight, self.bias
+        if out != self.out_features or in_features != self.in_features:
+            weight = weight[:out, :in_features]
+            bias = bias[:out] if bias is not None else None
+        return F.linear(x, weight, bias)
+
+
+class SwitchableBatchNorm(SlimmableMixin, nn.Module):
+    """One private norm layer per trained width.
+
+    The norms are built with :func:`mmcv.cnn.build_norm_layer`, so
+    ``norm_cfg=dict(type='SyncBN')`` gives SyncBN, and mmengine's
+    ``revert_sync_batchnorm`` / ``convert_sync_batchnorm`` convert the
+    per-width norms in place without merging them.
+
+    Args:
+        num_features (int): channels at full width.
+        widths (Sequence[float]): the trained widths; the norm at index ``i``
+            of ``self.bns`` belongs to ``sorted(widths)[i]``.
+        norm_cfg (dict): config of each per-width norm.
+        slim (bool): whether the channels follow the width (False for a
+            fixed-size layer, e.g. the projector's hidden BN).
+        **kwargs: forwarded into ``norm_cfg`` (``build_norm_layer`` passes
+            ``eps``).
+    """
+
+    #: so that ``build_norm_layer`` names it ``bn1``, ``bn2``... as in ResNet
+    _abbr_ = 'bn'
+
+    def __init__(self,
+                 num_features: int,
+                 widths: Sequence[float],
+                 norm_cfg: Optional[dict] = None,
+                 slim: bool = True,
+                 **kwargs):
+        super().__init__()
+        self.widths = tuple(sorted({check_width(w) for w in widths}))
+        cfg = dict(norm_cfg or dict(type='BN'))
+        for key, value in kwargs.items():
+            cfg.setdefault(key, value)
+        self.num_features = num_features
+        self.slim = slim
+        self.bns = nn.ModuleList(
+            build_norm_layer(
+                cfg,
+                channels_at(num_features, w) if slim else num_features)[1]
+            for w in self.widths)
+        self._index = {round(w * GRID): i for i, w in enumerate(self.widths)}
+        self.width = self.widths[-1]
+
+    def index_of(self, width: float) -> int:
+        """Index in ``self.bns`` of the norm that belongs to ``width``."""
+        self.check_width(width)
+        return self._index[round(width * GRID)]
+
+    def check_width(self, width: float) -> None:
+        if round(width * GRID) not in self._index:
+            raise ValueError(
+                f'width {width} is not one of the trained widths '
+                f'{list(self.widths)}: switchable BN has statistics only '
+                'for those (train in universal mode for arbitrary widths)')
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bns[self._index[round(self.width * GRID)]](x)
+
+    def extra_repr(self) -> str:
+        return f'num_features={self.num_features}, widths={self.widths}'

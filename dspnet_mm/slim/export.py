@@ -1,0 +1,368 @@
+"""Export any trained width of a SlimmableResNet to a plain ResNet checkpoint.
+
+The sub-network at width ``w`` *is* ``ResNet(depth, base_channels=64 * w,
+stem_channels=64 * w)``: exporting is slicing the first channels of every
+conv plus picking width ``w``'s own BN. The written file holds only tensors
+and plain metadata, loads with ``torch.load(path, weights_only=True)`` and
+with ``strict=True`` into stock mmpretrain, mmdet and mmseg ResNets.
+"""
+import hashlib
+import os
+import os.path as osp
+import re
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmpretrain.models.backbones import ResNet
+
+from ..models.backbones.slimmable_resnet import DEPTHS, resnet_stage_channels
+from ..models.layers import GRID, check_width
+from ..utils.checkpoint import load_checkpoint_safely
+from ..version import __version__
+
+__all__ = [
+    'ExportError', 'SOURCE_PREFIXES', 'export_widths', 'slice_width',
+    'inspect_backbone', 'downstream_overrides', 'width_tag', 'complexity'
+]
+
+#: Backbone key prefixes of the networks a DSPNet checkpoint holds.
+SOURCE_PREFIXES = {
+    'online': 'backbone.',
+    # the momentum teacher: CosineEMA(Sequential(backbone, projector))
+    'target': 'target_net.module.0.',
+}
+
+#: (bottleneck, blocks per stage) of each depth.
+_ARCH = {
+    18: (False, (2, 2, 2, 2)),
+    34: (False, (3, 4, 6, 3)),
+    50: (True, (3, 4, 6, 3)),
+    101: (True, (3, 4, 23, 3)),
+    152: (True, (3, 8, 36, 3)),
+}
+_BN_PARAMS = ('weight', 'bias', 'running_mean', 'running_var',
+              'num_batches_tracked')
+#: Input size at which FLOPs are reported (the ImageNet convention).
+FLOPS_INPUT = (3, 224, 224)
+
+
+class ExportError(ValueError):
+    """A checkpoint, width or output that export cannot use."""
+
+
+def width_tag(width: float) -> str:
+    """``0.5`` -> ``'0.5'``, ``1`` -> ``'1.0'``: used in file and log keys."""
+    return str(float(width))
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    if not osp.isfile(path):
+        raise ExportError(f'checkpoint not found: {path}')
+    try:
+        ckpt = load_checkpoint_safely(path)
+    except RuntimeError as e:
+        raise ExportError(str(e)) from None
+    if isinstance(ckpt, dict) and isinstance(ckpt.get('state_dict'), dict):
+        ckpt = ckpt['state_dict']
+    if not isinstance(ckpt, dict) or not all(
+            isinstance(v, torch.Tensor) for v in ckpt.values()):
+        raise ExportError(
+            f'{path} holds no state_dict (expected an mmengine checkpoint '
+            'with a "state_dict" entry, or a plain dict of tensors)')
+    return ckpt
+
+
+def _find_prefix(state_dict: Dict[str, torch.Tensor],
+                 prefix: Optional[str]) -> str:
+    if prefix is not None:
+        if prefix + 'conv1.weight' not in state_dict:
+            raise ExportError(
+                f'no ResNet backbone under prefix {prefix!r}: '
+                f'{prefix}conv1.weight is not in the checkpoint')
+        return prefix
+    found = sorted(
+        k[:-len('conv1.weight')] for k in state_dict
+        if k.endswith('conv1.weight')
+        and k[:-len('conv1.weight')] + 'layer1.0.conv1.weight' in state_dict)
+    if not found:
+        sample = ', '.join(list(state_dict)[:5])
+        raise ExportError(
+            'no ResNet backbone found in the checkpoint (looked for '
+            '"<prefix>conv1.weight" next to "<prefix>layer1.0.conv1.weight"; '
+            f'its first keys are: {sample})')
+    if SOURCE_PREFIXES['online'] in found:
+        return SOURCE_PREFIXES['online']
+    if len(found) > 1:
+        raise ExportError(f'several ResNet backbones in the checkpoint, '
+                          f'prefixes {found}: choose one with --prefix')
+    return found[0]
+
+
+def inspect_backbone(state_dict: Dict[str, torch.Tensor],
+                     prefix: Optional[str] = None) -> dict:
+    """Find a SlimmableResNet in ``state_dict`` and describe it.
+
+    Returns:
+        dict: ``prefix``, ``depth``, ``widths`` (the trained widths, read
+        off the per-width BN sizes of the stem) and ``keys`` (the backbone's
+        keys without prefix).
+    """
+    prefix = _find_prefix(state_dict, prefix)
+    keys = {k[len(prefix):] for k in state_dict if k.startswith(prefix)}
+    if 'bn1.bns.0.weight' not in keys:
+        raise ExportError(
+            f'the backbone under {prefix!r} has no switchable BN '
+            '(bn1.bns.<i>.*): it is not a SlimmableResNet checkpoint')
+    stem = state_dict[prefix + 'conv1.weight'].shape[0]
+    if stem != GRID:
+        raise ExportError(f'the stem of the backbone under {prefix!r} has '
+                          f'{stem} channels, not the {GRID} of a full-width '
+                          'ResNet')
+    bottleneck = 'layer1.0.conv3.weight' in keys
+    blocks = tuple(
+        len({
+            m.group(1)
+            for m in (re.match(rf'layer{i}\.(\d+)\.', k) for k in keys) if m
+        }) for i in range(1, 5))
+    depth = next((d for d, arch in _ARCH.items()
+                  if arch == (bottleneck, blocks)), None)
+    if depth is None:
+        raise ExportError(
+            f'the backbone under {prefix!r} has {blocks} '
+            f'{"bottleneck" if bottleneck else "basic"} blocks per stage, '
+            f'which is no ResNet of depth {DEPTHS}')
+    widths, i = [], 0
+    while f'bn1.bns.{i}.weight' in keys:
+        widths.append(state_dict[f'{prefix}bn1.bns.{i}.weight'].numel() /
+                      GRID)
+        i += 1
+    return dict(prefix=prefix, depth=depth, widths=widths, keys=keys)
+
+
+@lru_cache(maxsize=None)
+def _target_shapes(depth: int, width: float) -> Tuple[Tuple[str, tuple]]:
+    base = round(GRID * width)
+    model = ResNet(depth, base_channels=base, stem_channels=base)
+    return tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
+
+
+@lru_cache(maxsize=None)
+def complexity(depth: int, width: float) -> Tuple[int, int]:
+    """Params and FLOPs (multiply-adds, at 224x224) of the ResNet at width.
+
+    Computed with mmengine's complexity analysis on the stock mmpretrain
+    ResNet (no classifier), so they are the static network's numbers.
+    """
+    from mmengine.analysis import get_model_complexity_info
+    base = round(GRID * width)
+    model = ResNet(depth, base_channels=base, stem_channels=base)
+    model.eval()  # ResNet.train() returns None: no chaining
+    info = get_model_complexity_info(
+        model, input_shape=FLOPS_INPUT, show_table=False, show_arch=False)
+    return int(info['params']), int(info['flops'])
+
+
+def slice_width(state_dict: Dict[str, torch.Tensor], depth: int,
+                width: float, prefix: str,
+                widths: Sequence[float]) -> 'OrderedDict[str, torch.Tensor]':
+    """The plain ResNet state dict of ``width``.
+
+    Every key of the stock ``ResNet(depth, base_channels=64 * width,
+    stem_channels=64 * width)`` is filled: convs by slicing their first
+    channels, BNs from that width's own switchable BN. Each source key of
+    the backbone must be used (or belong to another width's BN).
+    """
+    index = {round(w * GRID): i for i, w in enumerate(widths)}[round(
+        width * GRID)]
+    out = OrderedDict()
+    used = set()
+    for key, shape in _target_shapes(depth, width):
+        module, _, param = key.rpartition('.')
+        bn_key = f'{prefix}{module}.bns.{index}.{param}'
+        if bn_key in state_dict:
+            src = state_dict[bn_key]
+            used.add(bn_key)
+        elif prefix + key in state_dict:
+            src = state_dict[prefix + key]
+            src = src[tuple(slice(0, n) for n in shape)]
+            used.add(prefix + key)
+        else:
+            raise ExportError(f'{prefix}{key} (or its switchable BN) is '
+                              'missing from the checkpoint')
+        if tuple(src.shape) != shape:
+            raise ExportError(f'{prefix}{key}: checkpoint tensor of shape '
+                              f'{tuple(src.shape)} cannot give {shape}')
+        out[key] = src.detach().clone().contiguous()
+    other_bn = re.compile(r'.*\.bns\.\d+\.(' + '|'.join(_BN_PARAMS) + ')$')
+    unused = sorted(k for k in state_dict if k.startswith(prefix)
+                    and k not in used and not other_bn.match(k))
+    if unused:
+        raise ExportError(
+            f'the backbone under {prefix!r} has keys that a ResNet-{depth} '
+            f'does not: {unused[:5]}')
+    return out
+
+
+def _atomic_save(obj, path: str) -> None:
+    tmp = f'{path}.tmp-{os.getpid()}'
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def _prepare_out_dir(out_dir: str) -> None:
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        probe = osp.join(out_dir, f'.write-probe-{os.getpid()}')
+        with open(probe, 'wb'):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise ExportError(
+            f'output dir {out_dir!r} is not writable: {e.strerror}') from None
+
+
+def export_widths(checkpoint: str,
+                  widths: Union[str, Sequence[float]],
+                  out_dir: str,
+                  prefix: Optional[str] = None,
+                  source: Optional[str] = None,
+                  depth: Optional[int] = None) -> List[dict]:
+    """Write one plain ResNet checkpoint per width.
+
+    Everything is validated before the first file is written; each file is
+    written to a temporary name and renamed, and if any width fails the
+    files of this call are removed again.
+
+    Args:
+        checkpoint (str): a SlimmableResNet or DSPNet checkpoint.
+        widths (str | Sequence[float]): widths to export, or ``'all'`` for
+            every trained width.
+        out_dir (str): where ``resnet{depth}_w{width}.pth`` files go.
+        prefix (str, optional): backbone key prefix in the checkpoint;
+            detected when omitted.
+        source (str, optional): ``'online'`` or ``'target'`` (the DSPNet
+            momentum teacher); a shortcut for its prefix.
+        depth (int, optional): the expected depth; a checkpoint of another
+            depth is refused.
+
+    Returns:
+        list[dict]: per width, ``path`` and the written ``meta``.
+    """
+    if source is not None:
+        if source not in SOURCE_PREFIXES:
+            raise ExportError(f'source must be one of '
+                              f'{sorted(SOURCE_PREFIXES)}, got {source!r}')
+        if prefix is not None and prefix != SOURCE_PREFIXES[source]:
+            raise ExportError('give either --source or --prefix, not both')
+        prefix = SOURCE_PREFIXES[source]
+    state_dict = _read_state_dict(checkpoint)
+    info = inspect_backbone(state_dict, prefix)
+    if depth is not None and int(depth) != info['depth']:
+        raise ExportError(f'{checkpoint} holds a ResNet-{info["depth"]} '
+                          f'backbone, not ResNet-{depth}')
+    trained = info['widths']
+    if isinstance(widths, str):
+        if widths != 'all':
+            raise ExportError(f'widths must be numbers or "all", '
+                              f'got {widths!r}')
+        widths = trained
+    if not widths:
+        raise ExportError('no width to export')
+    selected = []
+    for w in widths:
+        try:
+            w = check_width(w)
+        except ValueError as e:
+            raise ExportError(str(e)) from None
+        if round(w * GRID) not in {round(t * GRID) for t in trained}:
+            raise ExportError(f'width {w} was not trained: the checkpoint '
+                              f'has widths {trained}')
+        if w not in selected:
+            selected.append(w)
+    _prepare_out_dir(out_dir)
+
+    source_sha = _sha256(checkpoint)
+    results, written = [], []
+    try:
+        for w in selected:
+            sd = slice_width(state_dict, info['depth'], w, info['prefix'],
+                             trained)
+            params, flops = complexity(info['depth'], w)
+            base = round(GRID * w)
+            meta = dict(
+                arch='ResNet',
+                depth=info['depth'],
+                width=w,
+                base_channels=base,
+                stem_channels=base,
+                stage_channels=resnet_stage_channels(info['depth'], w),
+                params=params,
+                flops=flops,
+                flops_input=list(FLOPS_INPUT),
+                trained_widths=list(trained),
+                source=osp.abspath(checkpoint),
+                source_prefix=info['prefix'],
+                source_sha256=source_sha,
+                exporter=f'dspnet_mm {__version__}')
+            path = osp.join(out_dir,
+                            f'resnet{info["depth"]}_w{width_tag(w)}.pth')
+            _atomic_save(dict(state_dict=sd, meta=meta), path)
+            written.append(path)
+            results.append(dict(path=path, meta=meta))
+    except BaseException:
+        for path in written:
+            if osp.exists(path):
+                os.remove(path)
+        raise
+    return results
+
+
+def downstream_overrides(meta: dict, path: str) -> Dict[str, List[str]]:
+    """``--cfg-options`` that stock configs need to load an exported width.
+
+    Args:
+        meta (dict): the ``meta`` of an exported checkpoint.
+        path (str): the exported checkpoint.
+
+    Returns:
+        dict: framework name -> list of ``key=value`` overrides, for
+        mmpretrain (ResNet + linear head), mmdet (ResNet + FPN) and mmseg
+        (plain-stem ResNet with FCN or UPerNet decode heads).
+    """
+    d, b = meta['depth'], meta['base_channels']
+    c = meta['stage_channels']
+    init = [
+        'model.backbone.init_cfg.type=Pretrained',
+        f'model.backbone.init_cfg.checkpoint={path}'
+    ]
+    common = [
+        f'model.backbone.depth={d}', f'model.backbone.base_channels={b}',
+        f'model.backbone.stem_channels={b}'
+    ] + init
+    in4 = '[' + ','.join(str(x) for x in c) + ']'
+    seg = [
+        # mmseg's default ResNetV1c has a deep stem: exported widths are the
+        # plain-stem ResNet.
+        'model.backbone.type=ResNet',
+        'model.pretrained=None',
+    ] + common + [f'model.auxiliary_head.in_channels={c[2]}']
+    return {
+        'mmpretrain': common + [f'model.head.in_channels={c[3]}'],
+        'mmdet': common + [f'model.neck.in_channels={in4}'],
+        'mmseg (FCN)': seg + [f'model.decode_head.in_channels={c[3]}'],
+        'mmseg (UPerNet)': seg + [f'model.decode_head.in_channels={in4}'],
+    }
