@@ -20,13 +20,14 @@
 #   <repo>/.venv        default (created if missing)
 #
 # Other knobs:
-#   DSPNET_PYTHON=python3.11     interpreter for a new venv (default: python3.11
-#                                if on PATH, else python3)
+#   DSPNET_PYTHON=python3.11     interpreter for a new venv (default:
+#                                python3.11 if on PATH, else python3)
 #   DSPNET_WHEELS_DIR=dir        where a prebuilt mmcv wheel may be (default
 #                                <repo>/../shared/wheels); used only when the
 #                                wheel matches the env and SHA256SUMS
 #   DSPNET_MMCV_FROM_SOURCE=1    build mmcv from the PyPI sdist even when a
-#                                wheel is there (rebuilds a wheel-installed one)
+#                                wheel is there (replaces an mmcv that was
+#                                not built from source)
 #   MAX_JOBS=N                   parallel compile jobs of that build ($(nproc))
 #
 # Steps, in order: create venv -> setuptools<81 + wheel -> torch/torchvision
@@ -142,6 +143,7 @@ if command -v flock >/dev/null; then
 fi
 
 log "setting up $ENV_DIR ($WHY)"
+rm -f "$STAMP"  # a failure from here on must leave the env unstamped
 [[ $ENV_KIND == active ]] &&
     log "installing into the already-active env $ENV_DIR, as asked by $WHY"
 
@@ -176,7 +178,8 @@ EOF
 # Requirement lines of requirements/*.txt (comments and blanks dropped).
 requirement_lines() {
     sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' \
-        "$REPO_ROOT/requirements/runtime.txt" "$REPO_ROOT/requirements/tests.txt"
+        "$REPO_ROOT/requirements/runtime.txt" \
+        "$REPO_ROOT/requirements/tests.txt"
 }
 pin_of() {  # pin_of torch -> 2.14.1
     requirement_lines | sed -n "s/^$1==//p" | head -n 1
@@ -194,14 +197,17 @@ else
     if [[ -n "${DSPNET_PYTHON:-}" ]]; then BASE_PY=$DSPNET_PYTHON
     elif command -v python3.11 >/dev/null; then BASE_PY=python3.11
     else BASE_PY=python3; fi
-    command -v "$BASE_PY" >/dev/null || die "no $BASE_PY on PATH (set DSPNET_PYTHON)"
+    command -v "$BASE_PY" >/dev/null ||
+        die "no $BASE_PY on PATH (set DSPNET_PYTHON)"
     "$BASE_PY" -c 'import sys; assert sys.version_info >= (3, 9)' ||
         die "$BASE_PY is older than 3.9"
-    [[ "$("$BASE_PY" -c 'import sys; print(sys.version_info[:2] == (3, 11))')" == True ]] ||
-        log "   note: $BASE_PY is not 3.11; the stack is tested on 3.11 and the" \
-            "prebuilt mmcv wheel is cp311 only (mmcv will be built from source)"
-    "$BASE_PY" -m venv "$ENV_DIR" ||
-        die "'$BASE_PY -m venv' failed (Debian/Ubuntu: apt-get install python3-venv)"
+    if ! "$BASE_PY" -c 'import sys; assert sys.version_info[:2] == (3, 11)' \
+        2>/dev/null; then
+        log "   note: $BASE_PY is not 3.11; the stack is tested on 3.11 and" \
+            'the prebuilt mmcv wheel is cp311 only (mmcv will be built)'
+    fi
+    "$BASE_PY" -m venv "$ENV_DIR" || die "'$BASE_PY -m venv' failed" \
+        '(Debian/Ubuntu: apt-get install python3-venv)'
     log "   created venv with $("$PY" -V 2>&1) from $(command -v "$BASE_PY")"
 fi
 step_done
@@ -255,14 +261,20 @@ wheel_unusable_reason() {  # wheel_unusable_reason DIR FILE
     local dir=$1 file=$2 torch_v sum
     [[ -d "$dir" ]] || { echo "no wheel dir $dir"; return; }
     [[ "$(uname -s)" == Linux ]] || { echo 'not Linux'; return; }
-    [[ "$("$PY" -c 'import sys; print(sys.implementation.name)')" == cpython ]] ||
+    "$PY" -c 'import sys; assert sys.implementation.name == "cpython"' \
+        2>/dev/null ||
         { echo 'the env is not CPython'; return; }
-    [[ -f "$dir/$file" ]] || { echo "no $file (for this python/arch) in $dir"; return; }
-    torch_v=$("$PY" -c 'import importlib.metadata as m; print(m.version("torch"))')
-    [[ "${torch_v%%+*}" == "$MMCV_WHEEL_TORCH" ]] ||
-        { echo "the wheel is built for torch $MMCV_WHEEL_TORCH, env has $torch_v"; return; }
+    [[ -f "$dir/$file" ]] ||
+        { echo "no $file (this python/arch) in $dir"; return; }
+    torch_v=$("$PY" -c \
+        'import importlib.metadata as m; print(m.version("torch"))')
+    [[ "${torch_v%%+*}" == "$MMCV_WHEEL_TORCH" ]] || {
+        echo "the wheel is for torch $MMCV_WHEEL_TORCH, env has $torch_v"
+        return
+    }
     [[ -f "$dir/SHA256SUMS" ]] || { echo "no SHA256SUMS in $dir"; return; }
-    sum=$(awk -v f="$file" '$2 == f || $2 == "*" f {print $1}' "$dir/SHA256SUMS")
+    sum=$(awk -v f="$file" '$2 == f || $2 == "*" f {print $1}' \
+        "$dir/SHA256SUMS")
     [[ -n "$sum" ]] || { echo "$file is not listed in SHA256SUMS"; return; }
     [[ "$(sha256sum "$dir/$file" | cut -d' ' -f1)" == "$sum" ]] ||
         { echo "$file does not match its sha256 in SHA256SUMS"; return; }
@@ -328,8 +340,8 @@ build_mmcv_from_source() {
     sed -i -E "s/-std=c\+\+1[47]/-std=c++$std/g" "$src/setup.py"
     log "   raised $n -std=c++14/17 flag line(s) in mmcv's setup.py to c++$std"
     log="$work/build.log"
-    log "   compiling mmcv $MMCV_PIN with ops, MAX_JOBS=${MAX_JOBS:-$(nproc)}" \
-        "(10+ minutes on 2 cores); log: $log"
+    log "   compiling mmcv $MMCV_PIN with ops," \
+        "MAX_JOBS=${MAX_JOBS:-$(nproc)} (10+ minutes on 2 cores); log: $log"
     if ! (cd "$src" && PATH="$ENV_DIR/bin:$PATH" MMCV_WITH_OPS=1 \
             MAX_JOBS=${MAX_JOBS:-$(nproc)} \
             "$PY" -m pip install -v --no-build-isolation --no-deps . \

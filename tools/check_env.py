@@ -145,8 +145,29 @@ def check_mmdet(size=64):
     import torch
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-    register_all_modules()
-    model = MODELS.build(
+    from mmengine.registry import DefaultScope
+
+    # Scope the build instead of setting a global default scope, which would
+    # leak into whatever runs next in the same process (e.g. the tests).
+    register_all_modules(init_default_scope=False)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = _build_det(MODELS)
+    model.eval()
+    with torch.no_grad():
+        cls_scores, bbox_preds = model(
+            torch.rand(1, 3, size, size), mode='tensor')
+    # 9 anchors x 3 classes per location; strides 8..128 on a 64px input
+    shapes = [tuple(s.shape) for s in cls_scores]
+    expected = [(1, 27, -(-size // s), -(-size // s))
+                for s in (8, 16, 32, 64, 128)]
+    if shapes != expected or len(bbox_preds) != 5:
+        raise EnvCheckError(
+            f'mmdet RetinaNet gave score maps {shapes}, expected {expected}')
+    return shapes
+
+
+def _build_det(MODELS):
+    return MODELS.build(
         dict(
             type='RetinaNet',
             data_preprocessor=dict(
@@ -191,18 +212,6 @@ def check_mmdet(size=64):
                 score_thr=0.05,
                 nms=dict(type='nms', iou_threshold=0.5),
                 max_per_img=10)))
-    model.eval()
-    with torch.no_grad():
-        cls_scores, bbox_preds = model(
-            torch.rand(1, 3, size, size), mode='tensor')
-    # 9 anchors x 3 classes per location; strides 8..128 on a 64px input
-    shapes = [tuple(s.shape) for s in cls_scores]
-    expected = [(1, 27, -(-size // s), -(-size // s))
-                for s in (8, 16, 32, 64, 128)]
-    if shapes != expected or len(bbox_preds) != 5:
-        raise EnvCheckError(
-            f'mmdet RetinaNet gave score maps {shapes}, expected {expected}')
-    return shapes
 
 
 def check_mmseg(size=64):
@@ -216,9 +225,11 @@ def check_mmseg(size=64):
     """
     import torch
     from mmseg.registry import MODELS
+    from mmengine.registry import DefaultScope
     from mmseg.utils import register_all_modules
-    register_all_modules()
-    with warnings.catch_warnings():
+    register_all_modules(init_default_scope=False)
+    with warnings.catch_warnings(), \
+            DefaultScope.overwrite_default_scope('mmseg'):
         # mmseg 1.2.2 warns about its own deprecated build_loss / loss defaults
         warnings.simplefilter('ignore', UserWarning)
         model = _build_seg(MODELS, size)
