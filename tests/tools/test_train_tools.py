@@ -1,0 +1,174 @@
+"""tools/train.py, test.py and dist_train.sh for real, in subprocesses."""
+import glob
+import json
+import os
+import os.path as osp
+import pickle
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dspnet_mm.datasets import DEMO_CLASSES, generate_demo_data
+from dspnet_mm.utils.checkpoint import load_checkpoint_safely
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CFG = osp.join(ROOT, 'configs/slimmable_resnet/'
+               'supervised_slimmable-resnet18_1xb16-sgd-20it_demo-cls.py')
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('demo') / 'demo')
+    generate_demo_data(
+        root, tasks=('cls', ), cls_train_per_class=4, cls_val_per_class=2)
+    return osp.join(root, 'cls')
+
+
+def _opts(data_root, max_iters):
+    return [
+        '--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
+        f'val_dataloader.dataset.data_root={data_root}',
+        f'test_dataloader.dataset.data_root={data_root}',
+        f'train_cfg.max_iters={max_iters}', 'train_cfg.val_interval=100',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.checkpoint.max_keep_ckpts=-1'
+    ]
+
+
+def _run(args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        args, cwd=ROOT, env=env, capture_output=True, text=True, **kwargs)
+    return proc
+
+
+def _train(work_dir, data_root, max_iters, *extra):
+    proc = _run([
+        sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir, *extra
+    ] + _opts(data_root, max_iters))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _losses(work_dir):
+    out = {}
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                   'scalars.json')):
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                if 'loss' in rec:
+                    out[rec['step']] = rec['loss']
+    return out
+
+
+def test_config_classes_match_generator():
+    from mmengine.config import Config
+    cfg = Config.fromfile(CFG)
+    assert tuple(cfg.demo_classes) == DEMO_CLASSES
+
+
+def test_train_resume_matches_uninterrupted_run(data_root, tmp_path):
+    full = str(tmp_path / 'full')
+    _train(full, data_root, 4)
+    ref = _losses(full)
+    assert sorted(ref) == [1, 2, 3, 4]
+    assert all(0 < v < 10 for v in ref.values())
+
+    # a crash after iteration 2: only iter_2.pth is left
+    crashed = str(tmp_path / 'crashed')
+    os.makedirs(crashed)
+    shutil.copy(osp.join(full, 'iter_2.pth'), crashed)
+    with open(osp.join(crashed, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(crashed, 'iter_2.pth'))
+    proc = _train(crashed, data_root, 4, '--resume')
+    assert 'resumed epoch: 0, iter: 2' in proc.stdout + proc.stderr
+    resumed = _losses(crashed)
+    assert sorted(resumed) == [3, 4]
+    for step in (3, 4):
+        assert resumed[step] == pytest.approx(ref[step], abs=1e-5)
+    # checkpoints load under torch's safe default (weights_only=True)
+    ckpt = torch.load(osp.join(crashed, 'iter_4.pth'))
+    assert ckpt['meta']['iter'] == 4
+
+    # tools/test.py evaluates the checkpoint and writes its metrics
+    out = str(tmp_path / 'metrics.json')
+    proc = _run([
+        sys.executable, 'tools/test.py', CFG,
+        osp.join(crashed, 'iter_4.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--out', out
+    ] + _opts(data_root, 4))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out) as f:
+        metrics = json.load(f)
+    assert 0 <= metrics['accuracy/top1'] <= 100
+
+
+def test_dist_train_two_processes_then_export(data_root, tmp_path):
+    work = str(tmp_path / 'dist')
+    env_python = dict(PYTHON=sys.executable, PORT='29517')
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CFG, '2', '--work-dir', work] +
+        _opts(data_root, 2),
+        cwd=ROOT,
+        env=dict(os.environ, OMP_NUM_THREADS='1', **env_python),
+        capture_output=True,
+        text=True)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert 'Distributed training: True' in log
+    assert sorted(_losses(work)) == [1, 2]
+    # the checkpoint feeds the slim tool, and each width loads strictly
+    slim = str(tmp_path / 'slim')
+    proc = _run([
+        sys.executable, 'tools/slim_checkpoint.py',
+        osp.join(work, 'iter_2.pth'), '--widths', 'all', '--out-dir', slim
+    ])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.models import ResNet
+    for w in (0.25, 0.5, 0.75, 1.0):
+        stock = ResNet(18, base_channels=int(64 * w),
+                       stem_channels=int(64 * w))
+        load_checkpoint(stock, osp.join(slim, f'resnet18_w{w}.pth'),
+                        strict=True, logger='silent')
+
+
+def test_amp_on_cpu_uses_bf16_autocast(data_root, tmp_path):
+    work = str(tmp_path / 'amp')
+    proc = _train(work, data_root, 1, '--amp')
+    assert "type='CPUAmpOptimWrapper'" in proc.stdout + proc.stderr
+    (loss, ) = _losses(work).values()
+    assert 0 < loss < 10
+
+
+def test_missing_data_root_is_one_clear_error(tmp_path):
+    proc = _run([
+        sys.executable, 'tools/train.py', CFG, '--work-dir',
+        str(tmp_path / 'w')
+    ] + _opts(str(tmp_path / 'nowhere'), 1))
+    assert proc.returncode == 1
+    assert 'does not exist' in proc.stderr
+    assert 'tools/generate_demo_data.py' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+    assert not osp.exists(str(tmp_path / 'w'))
+
+
+class _Evil:
+
+    def __reduce__(self):
+        return (os.system, ('echo pwned',))
+
+
+def test_safe_loading_still_refuses_code(tmp_path):
+    path = str(tmp_path / 'evil.pth')
+    with open(path, 'wb') as f:
+        torch.save({'state_dict': {}, 'x': _Evil()}, f,
+                   pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    with pytest.raises(RuntimeError, match='cannot load'):
+        load_checkpoint_safely(path)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path)
