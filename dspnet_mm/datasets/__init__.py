@@ -2,9 +2,10 @@
 
 Kept free of torch and model imports so that generating data is cheap.
 """
-from .demo_data import (DEMO_CLASSES, DemoDataError, demo_metainfo,
-                        generate_demo_data)
+from .demo_data import (DEMO_CLASSES, SMALL_DEMO, DemoDataError,
+                        demo_metainfo, generate_demo_data)
 
 __all__ = [
-    'DEMO_CLASSES', 'DemoDataError', 'demo_metainfo', 'generate_demo_data'
+    'DEMO_CLASSES', 'SMALL_DEMO', 'DemoDataError', 'demo_metainfo',
+    'generate_demo_data'
 ]

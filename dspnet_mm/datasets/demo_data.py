@@ -32,18 +32,29 @@ import os
 import os.path as osp
 import shutil
 import tempfile
+import warnings
 
 import cv2
 import numpy as np
 
 __all__ = [
-    'DEMO_CLASSES', 'DemoDataError', 'demo_metainfo', 'generate_demo_data'
+    'DEMO_CLASSES', 'SMALL_DEMO', 'DemoDataError', 'demo_metainfo',
+    'generate_demo_data'
 ]
 
 # Sorted alphabetically: mmpretrain's ``CustomDataset`` without an ann file
 # numbers the class folders in sorted order, and the meta files must agree.
 DEMO_CLASSES = ('circle', 'crescent', 'cross', 'heart', 'ring', 'square',
                 'star', 'triangle')
+
+# A tiny size for tests: ``generate_demo_data(root, **SMALL_DEMO)``.
+SMALL_DEMO = dict(
+    cls_train_per_class=10,
+    cls_val_per_class=4,
+    cls_size=32,
+    det_train=8,
+    det_val=4,
+    det_size=64)
 
 # Bump whenever the drawn content changes, so stale roots get regenerated.
 GENERATOR_VERSION = 1
@@ -58,6 +69,14 @@ _SHIFT = 4
 # Minimum luminance gap between an object's fill and the background under it,
 # so the shape stays visible after the grayscale augmentation.
 _MIN_CONTRAST = 0.22
+# Difficulty knobs, tuned with tools/analysis/demo_data_baseline.py. Strong
+# or blended backgrounds would also let BYOL match its two views by the
+# background texture instead of the shape, so they stay subdued.
+_BG_STRENGTH = (0.4, 1.0)  # contrast of the background texture
+_BG_BLEND_P = 0.5  # chance of blending a second texture in
+_FLAT_FILL_P = 0.6  # chance of a flat fill (else a low-contrast texture)
+_CLS_RADIUS = (0.22, 0.45)  # object radius / image side, classification
+_CLS_STROKES = 3  # at most this many distractor strokes, classification
 
 _PALETTE = ((0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25),
             (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
@@ -188,7 +207,7 @@ def _shape_polygon(label, rng, center, radius):
     The polygon is centred on its bounding box, then stretched (aspect up to
     1.2), rotated uniformly and scaled so its farthest vertex lies at
     ``radius`` from ``center``. Vertices are quantised to fillPoly's fixed
-    point so that the stored polygon is exactly what was drawn.
+    point so that the stored (COCO) polygon is exactly what was drawn.
     """
     pts = _SHAPES[DEMO_CLASSES[label]](rng).astype(np.float64)
     pts -= (pts.max(0) + pts.min(0)) / 2
@@ -202,12 +221,30 @@ def _shape_polygon(label, rng, center, radius):
     return np.round(pts * (1 << _SHIFT)) / (1 << _SHIFT)
 
 
-def _fill_mask(shape, poly, value=1, antialias=False):
-    canvas = np.zeros(shape, np.uint8)
-    fixed = np.round(poly * (1 << _SHIFT)).astype(np.int32)
-    cv2.fillPoly(canvas, [fixed], value,
-                 cv2.LINE_AA if antialias else cv2.LINE_8, _SHIFT)
-    return canvas
+def _coverage(size, poly):
+    """Anti-aliased coverage in [0, 1] of ``poly``, float32 HxWx1.
+
+    COCO puts pixel ``i`` on ``[i, i + 1)``, OpenCV on ``[i - 0.5, i + 0.5)``:
+    the half-pixel shift keeps the drawing on the annotated mask.
+    """
+    canvas = np.zeros((size, size), np.uint8)
+    fixed = np.round((poly - 0.5) * (1 << _SHIFT)).astype(np.int32)
+    cv2.fillPoly(canvas, [fixed], 255, cv2.LINE_AA, _SHIFT)
+    return canvas.astype(np.float32)[..., None] / 255
+
+
+def _label_mask(size, poly):
+    """Binary uint8 mask of ``poly`` exactly as pycocotools decodes it.
+
+    Using the COCO rasteriser itself makes the mmseg label map agree pixel
+    for pixel with the masks mmdet decodes from the JSON polygons.
+    """
+    from pycocotools import mask as mask_util
+    rles = mask_util.frPyObjects([poly.reshape(-1).tolist()], size, size)
+    with warnings.catch_warnings():
+        # pycocotools' decode trips a numpy 2 copy=False deprecation.
+        warnings.simplefilter('ignore', DeprecationWarning)
+        return np.ascontiguousarray(mask_util.decode(rles)[..., 0])
 
 
 # --------------------------------------------------------------------------
@@ -252,8 +289,8 @@ def _texture(rng, size, strength=1.0):
 
 
 def _background(rng, size):
-    img = _texture(rng, size, strength=rng.uniform(0.4, 1.0))
-    if rng.random() < 0.5:
+    img = _texture(rng, size, strength=rng.uniform(*_BG_STRENGTH))
+    if rng.random() < _BG_BLEND_P:
         w = rng.uniform(0.2, 0.5)
         img = (1 - w) * img + w * _texture(rng, size)
     return img
@@ -276,11 +313,10 @@ def _strokes(rng, img, num, size):
 def _paint(rng, img, poly):
     """Composite one object; the fill contrasts in luminance with ``img``."""
     size = img.shape[0]
-    alpha = _fill_mask(img.shape[:2], poly, 255, antialias=True)
-    alpha = alpha.astype(np.float32)[..., None] / 255
+    alpha = _coverage(size, poly)
     bg_luma = float((_luma(img) * alpha[..., 0]).sum() /
                     max(alpha.sum(), 1.0))
-    if rng.random() < 0.6:
+    if rng.random() < _FLAT_FILL_P:
         fill = np.ones_like(img) * rng.random(3).astype(np.float32)
     else:
         fill = _texture(rng, size, strength=rng.uniform(0.2, 0.5))
@@ -307,8 +343,8 @@ def _finish(rng, img):
 
 def _cls_image(rng, label, size):
     img = _background(rng, size)
-    _strokes(rng, img, int(rng.integers(0, 4)), size)
-    radius = rng.uniform(0.22, 0.45) * size
+    _strokes(rng, img, int(rng.integers(0, _CLS_STROKES + 1)), size)
+    radius = rng.uniform(*_CLS_RADIUS) * size
     lo, hi = radius + 1, size - radius - 2
     center = rng.uniform(lo, hi, 2) if hi > lo else np.full(2, size / 2)
     _paint(rng, img, _shape_polygon(label, rng, center, radius))
@@ -341,7 +377,7 @@ def _scene(rng, size, max_objects=4, tries=40):
         radius = rng.uniform(0.08, 0.2) * size
         center = rng.uniform(radius + 1, size - radius - 2, 2)
         poly = _shape_polygon(label, rng, center, radius)
-        mask = _fill_mask((size, size), poly)
+        mask = _label_mask(size, poly)
         if (cv2.dilate(mask, kernel) & occupied).any() or not mask.any():
             continue
         occupied |= mask
@@ -462,7 +498,7 @@ def _coco(scenes, split, size):
 
 def _write_scenes(w, p, tasks):
     seed, size = p['seed'], p['det_size']
-    counts = {}
+    counts = {task: {} for task in ('det', 'seg') if task in tasks}
     for split_id, split in enumerate(_SPLITS):
         scenes = [
             _scene(_rng(seed, _STREAM['scene'], split_id, i), size)
@@ -478,10 +514,10 @@ def _write_scenes(w, p, tasks):
         if 'det' in tasks:
             coco = _coco(scenes, split, size)
             w.json(f'coco/annotations/instances_{split}.json', coco)
-            counts[f'det_{split}_images'] = len(coco['images'])
-            counts[f'det_{split}_instances'] = len(coco['annotations'])
+            counts['det'][f'{split}_images'] = len(coco['images'])
+            counts['det'][f'{split}_instances'] = len(coco['annotations'])
         if 'seg' in tasks:
-            counts[f'seg_{split}'] = len(scenes)
+            counts['seg'][split] = len(scenes)
     return counts
 
 
@@ -573,6 +609,12 @@ def generate_demo_data(root='data/demo',
                 'manifest.json; refusing to overwrite it (remove it or pick '
                 'another --root)')
     parent = osp.dirname(root)
+    ancestor = parent
+    while not osp.exists(ancestor):
+        ancestor = osp.dirname(ancestor)
+    if not osp.isdir(ancestor):
+        raise DemoDataError(f'cannot create demo data root {root}: '
+                            f'{ancestor} is not a directory')
     try:
         os.makedirs(parent, exist_ok=True)
         tmp = tempfile.mkdtemp(
