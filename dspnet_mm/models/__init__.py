@@ -1,2 +1,5 @@
+from .algorithms import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
+from .utils import *  # noqa: F401,F403

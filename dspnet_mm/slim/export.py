@@ -18,7 +18,7 @@ import torch
 from mmpretrain.models.backbones import ResNet
 
 from ..models.backbones.slimmable_resnet import DEPTHS, resnet_stage_channels
-from ..models.layers import GRID, check_width
+from ..models.layers import GRID, check_width, width_tag
 from ..utils.checkpoint import load_checkpoint_safely
 from ..version import __version__
 
@@ -50,11 +50,6 @@ FLOPS_INPUT = (3, 224, 224)
 
 class ExportError(ValueError):
     """A checkpoint, width or output that export cannot use."""
-
-
-def width_tag(width: float) -> str:
-    """``0.5`` -> ``'0.5'``, ``1`` -> ``'1.0'``: used in file and log keys."""
-    return str(float(width))
 
 
 def _sha256(path: str) -> str:

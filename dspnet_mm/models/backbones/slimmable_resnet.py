@@ -5,8 +5,8 @@ from mmpretrain.models.backbones import ResNet
 from mmpretrain.models.backbones.resnet import BasicBlock, Bottleneck
 
 from dspnet_mm.registry import MODELS, register_downstream
-from ..layers import (GRID, SlimmableConv2d, SwitchableBatchNorm, check_width,
-                      get_width)
+from ..layers import (GRID, SlimmableBatchNorm, SlimmableConv2d,
+                      SwitchableBatchNorm, check_width, get_width)
 
 #: Depths with a standard torchvision / OpenMMLab ResNet counterpart.
 DEPTHS = (18, 34, 50, 101, 152)
@@ -46,6 +46,10 @@ class SlimmableResNet(ResNet):
             integer and ``0 < w <= 1``. Defaults to (0.25, 0.5, 0.75, 1.0).
         norm_cfg (dict): config of each per-width norm, e.g.
             ``dict(type='SyncBN')``. Defaults to BN.
+        universal (bool): universal mode: one BN shared by all widths, and
+            any width on the 1/64 grid between ``min(widths)`` and
+            ``max(widths)`` runs; BN statistics must then be recalibrated
+            per width before evaluation or export. Defaults to False.
         out_indices, frozen_stages, norm_eval, zero_init_residual, strides,
         dilations, num_stages, in_channels, with_cp, drop_path_rate,
         init_cfg: as in :class:`mmpretrain.models.ResNet`.
@@ -71,20 +75,24 @@ class SlimmableResNet(ResNet):
                          val=1,
                          layer=['_BatchNorm', 'GroupNorm'])
                  ],
-                 drop_path_rate: float = 0.0):
+                 drop_path_rate: float = 0.0,
+                 universal: bool = False):
         if depth not in DEPTHS:
             raise ValueError(
                 f'SlimmableResNet depth must be one of {DEPTHS}, got {depth}')
         if not widths:
             raise ValueError('widths must name at least one width')
         self.widths = tuple(sorted({check_width(w) for w in widths}))
+        self.universal = universal
+        # build_norm_layer applies requires_grad to the wrapper's
+        # parameters: keep the user's choice for the inner norms.
         switchable_cfg = dict(
-            type=SwitchableBatchNorm,
-            widths=self.widths,
             norm_cfg=norm_cfg,
-            # build_norm_layer applies requires_grad to the wrapper's
-            # parameters: keep the user's choice for the per-width norms.
             requires_grad=norm_cfg.get('requires_grad', True))
+        if universal:
+            switchable_cfg.update(type=SlimmableBatchNorm)
+        else:
+            switchable_cfg.update(type=SwitchableBatchNorm, widths=self.widths)
         super().__init__(
             depth=depth,
             in_channels=in_channels,
@@ -106,6 +114,16 @@ class SlimmableResNet(ResNet):
             init_cfg=init_cfg,
             drop_path_rate=drop_path_rate)
         self.norm_cfg = norm_cfg
+
+    def check_width(self, width: float) -> float:
+        """Validate ``width`` for this backbone (any grid width in range in
+        universal mode, a trained width otherwise)."""
+        width = check_width(width)
+        if self.universal and not (self.widths[0] - 1e-9 <= width <=
+                                   self.widths[-1] + 1e-9):
+            raise ValueError(f'width {width} is outside the universal range '
+                             f'[{self.widths[0]}, {self.widths[-1]}]')
+        return width
 
     @property
     def width(self) -> float:
@@ -134,7 +152,10 @@ class SlimmableResNet(ResNet):
                 if isinstance(last, SwitchableBatchNorm):
                     for bn in last.bns:
                         constant_init(bn, 0)
+                elif isinstance(last, SlimmableBatchNorm):
+                    constant_init(last.bn, 0)
 
     def extra_repr(self) -> str:
-        return f'depth={self.depth}, widths={self.widths}'
+        return (f'depth={self.depth}, widths={self.widths}, '
+                f'universal={self.universal}')
 

@@ -1,9 +1,10 @@
-from .slimmable_ops import SlimmableConv2d, SlimmableLinear, SwitchableBatchNorm
+from .slimmable_ops import (SlimmableBatchNorm, SlimmableConv2d, SlimmableLinear,
+                             SwitchableBatchNorm)
 from .width import (GRID, SlimmableMixin, channels_at, check_width, get_width,
-                    set_width, width_context)
+                    set_width, width_context, width_tag)
 
 __all__ = [
-    'GRID', 'SlimmableMixin', 'SlimmableConv2d', 'SlimmableLinear',
+    'GRID', 'SlimmableMixin', 'SlimmableBatchNorm', 'SlimmableConv2d', 'SlimmableLinear',
     'SwitchableBatchNorm', 'channels_at', 'check_width', 'get_width',
-    'set_width', 'width_context'
+    'set_width', 'width_context', 'width_tag'
 ]

@@ -144,3 +144,58 @@ class SwitchableBatchNorm(SlimmableMixin, nn.Module):
 
     def extra_repr(self) -> str:
         return f'num_features={self.num_features}, widths={self.widths}'
+
+
+class SlimmableBatchNorm(SlimmableMixin, nn.Module):
+    """One norm layer shared by every width (universal mode).
+
+    Width ``w`` normalises with the first channels of the shared affine
+    parameters and running statistics. Running statistics of a shared BN are
+    only right for the width they were last computed at, so universal-mode
+    models recalibrate them per width before evaluation or export
+    (:func:`dspnet_mm.models.utils.recalibrate_bn`).
+
+    Args:
+        num_features (int): channels at full width.
+        norm_cfg (dict): config of the shared norm (BN / SyncBN).
+        slim (bool): whether the channels follow the width.
+        **kwargs: forwarded into ``norm_cfg``.
+    """
+
+    _abbr_ = 'bn'
+
+    def __init__(self,
+                 num_features: int,
+                 norm_cfg: Optional[dict] = None,
+                 slim: bool = True,
+                 **kwargs):
+        super().__init__()
+        cfg = dict(norm_cfg or dict(type='BN'))
+        for key, value in kwargs.items():
+            cfg.setdefault(key, value)
+        self.bn = build_norm_layer(cfg, num_features)[1]
+        self.num_features = num_features
+        self.slim = slim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        bn = self.bn
+        if c == self.num_features:
+            return bn(x)
+        training = bn.training or not bn.track_running_stats
+        momentum = bn.momentum
+        if bn.training and bn.track_running_stats:
+            bn.num_batches_tracked.add_(1)
+            if momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(bn.num_batches_tracked)
+        # slices of the 1-D buffers are views: batch_norm updates them in
+        # place, i.e. the first c channels of the shared statistics
+        return F.batch_norm(
+            x, bn.running_mean[:c] if bn.running_mean is not None else None,
+            bn.running_var[:c] if bn.running_var is not None else None,
+            bn.weight[:c] if bn.weight is not None else None,
+            bn.bias[:c] if bn.bias is not None else None, training,
+            momentum or 0.0, bn.eps)
+
+    def extra_repr(self) -> str:
+        return f'num_features={self.num_features}, shared'

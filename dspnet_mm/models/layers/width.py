@@ -45,6 +45,11 @@ def check_width(width: float, grid: int = GRID) -> float:
     return width
 
 
+def width_tag(width: float) -> str:
+    """``0.5`` -> ``'0.5'``, ``1`` -> ``'1.0'``: in loss keys and file names."""
+    return str(float(width))
+
+
 def channels_at(channels: int, width: float) -> int:
     """Channels of a layer with ``channels`` at full width, at ``width``."""
     return int(round(channels * width))

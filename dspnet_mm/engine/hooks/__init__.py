@@ -1,0 +1,3 @@
+from .dspnet_distill_hook import DSPNetDistillHook
+
+__all__ = ['DSPNetDistillHook']

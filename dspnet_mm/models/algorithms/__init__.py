@@ -1,0 +1,3 @@
+from .dspnet import DSPNet
+
+__all__ = ['DSPNet']

@@ -1,0 +1,3 @@
+from .slimmable_nonlinear_neck import SlimmableNonLinearNeck
+
+__all__ = ['SlimmableNonLinearNeck']

@@ -1,0 +1,196 @@
+import copy
+import math
+
+import pytest
+import torch
+from mmengine.logging import MessageHub
+
+from dspnet_mm import get_width
+from dspnet_mm.models.utils import WidthSampler, recalibrate_bn
+from dspnet_mm.registry import MODELS
+
+WIDTHS = [0.25, 0.5, 0.75, 1.0]
+
+
+def dspnet_cfg(**kwargs):
+    cfg = dict(
+        type='DSPNet',
+        base_momentum=0.01,
+        backbone=dict(
+            type='SlimmableResNet',
+            depth=18,
+            widths=WIDTHS,
+            norm_cfg=dict(type='BN'),
+            zero_init_residual=False),
+        neck=dict(
+            type='SlimmableNonLinearNeck',
+            in_channels=512,
+            hid_channels=64,
+            out_channels=32,
+            with_bias=True,
+            with_last_bn=False,
+            norm_cfg=dict(type='BN1d')),
+        head=dict(
+            type='LatentPredictHead',
+            predictor=dict(
+                type='SlimmableNonLinearNeck',
+                in_channels=32,
+                hid_channels=64,
+                out_channels=32,
+                with_bias=True,
+                with_last_bn=False,
+                with_avg_pool=False,
+                norm_cfg=dict(type='BN1d')),
+            loss=dict(
+                type='CosineSimilarityLoss', shift_factor=2.0,
+                scale_factor=2.0)))
+    for k, v in kwargs.items():
+        if isinstance(v, dict) and k in cfg:
+            cfg[k] = dict(cfg[k], **v)
+        else:
+            cfg[k] = v
+    return cfg
+
+
+@pytest.fixture(autouse=True)
+def _max_iters():
+    MessageHub.get_current_instance().update_info('max_iters', 100)
+
+
+def views(n=4, px=32):
+    return [torch.randn(n, 3, px, px), torch.randn(n, 3, px, px)]
+
+
+def build(**kwargs):
+    model = MODELS.build(dspnet_cfg(**kwargs))
+    model.init_weights()
+    model.train()
+    return model
+
+
+def test_loss_keys_are_the_sampled_widths_and_finite():
+    model = build()
+    losses = model.loss(views(), None)
+    assert set(losses) == {'loss_w1.0', 'loss_w0.75', 'loss_w0.5',
+                           'loss_w0.25'}
+    for v in losses.values():
+        assert torch.isfinite(v) and 0 <= v.item() <= 8  # 2 x (2 - 2cos)
+    assert get_width(model.backbone) == 1.0  # restored after loss()
+    model2 = build(num_sampled=0)
+    assert set(model2.loss(views(), None)) == {'loss_w1.0', 'loss_w0.25'}
+
+
+def test_online_gets_gradients_teacher_none():
+    model = build()
+    sum(model.loss(views(), None).values()).backward()
+    for name, p in model.backbone.named_parameters():
+        if 'bn' not in name:
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+    # every width's own BN was trained
+    for bn in model.backbone.bn1.bns:
+        assert bn.weight.grad is not None and bn.weight.grad.abs().sum() > 0
+    for p in model.target_net.parameters():
+        assert p.grad is None
+    assert not any(p.requires_grad for p in model.target_net.parameters())
+
+
+def test_full_width_loss_is_byol():
+    """loss_w1.0 is exactly BYOL's symmetric loss against the teacher."""
+    model = build()
+    model.loss(views(), None)  # first step: teacher := online
+    x = views()
+    online = copy.deepcopy(model)
+    losses = model.loss(x, None)
+    with torch.no_grad():
+        online.target_net.update_parameters(
+            torch.nn.Sequential(online.backbone, online.neck))
+        z1 = online.target_net(x[0])[0]
+        z2 = online.target_net(x[1])[0]
+
+    def pred(v):
+        return online.head.predictor([online.neck(online.backbone(v))[0]])[0]
+
+    def ell(p, z):
+        return (2 - 2 * torch.nn.functional.cosine_similarity(p, z)).mean()
+
+    expect = ell(pred(x[0]), z2) + ell(pred(x[1]), z1)
+    torch.testing.assert_close(losses['loss_w1.0'], expect)
+
+
+def test_distill_weight_and_sources():
+    torch.manual_seed(1)
+    model = build(distill_weight=0.5)
+    x = views()
+    losses = model.loss(x, None)
+    for key in ('0.75', '0.5', '0.25'):
+        torch.testing.assert_close(losses[f'loss_w{key}'],
+                                   0.5 * model.width_losses[key])
+    for source in ('online', 'both'):
+        m = build(distill_from=source)
+        assert all(torch.isfinite(v) for v in m.loss(x, None).values())
+    with pytest.raises(ValueError, match='distill_from'):
+        build(distill_from='teacher')
+
+
+def test_ema_update_equals_cosine_formula():
+    model = build(base_momentum=0.1)
+    MessageHub.get_current_instance().update_info('max_iters', 10)
+    model.loss(views(), None)  # step 0 copies the online weights
+    before_t = model.target_net.module[0].conv1.weight.detach().clone()
+    online = model.backbone.conv1.weight.detach().clone()
+    with torch.no_grad():
+        model.backbone.conv1.weight.add_(1.0)  # as if an optimizer step
+    model.loss(views(), None)  # step 1
+    m = 0.0 - (0.0 - 0.1) * (math.cos(math.pi * 1 / 10) + 1) / 2
+    expect = (1 - m) * before_t + m * (online + 1.0)
+    torch.testing.assert_close(model.target_net.module[0].conv1.weight,
+                               expect)
+    # the teacher always runs at full width
+    assert get_width(model.target_net.module[0]) == 1.0
+
+
+def test_tensor_mode_gives_full_width_features():
+    model = build()
+    model.eval()
+    feats = model(views()[0], mode='tensor')
+    assert feats[0].shape == (4, 512, 1, 1)
+
+
+def test_sampler_sandwich_rule():
+    s = WidthSampler(WIDTHS, num_sampled=1)
+    for step in range(50):
+        w = s.sample(step)
+        assert w[0] == 1.0 and w[-1] == 0.25 and len(w) == 3
+        assert w == s.sample(step)  # same step, same draw on every rank
+    drawn = {tuple(s.sample(i)) for i in range(50)}
+    assert len(drawn) == 2  # 0.5 or 0.75 in the middle
+    assert WidthSampler(WIDTHS, num_sampled=2).sample(3) == sorted(
+        WIDTHS, reverse=True)
+    u = WidthSampler([0.25, 1.0], num_sampled=2, universal=True)
+    for step in range(50):
+        w = u.sample(step)
+        assert w[0] == 1.0 and w[-1] == 0.25 and len(w) == 4
+        assert all(abs(x * 64 - round(x * 64)) < 1e-9 for x in w)
+    assert len({x for i in range(50) for x in u.sample(i)}) > 10
+
+
+def test_universal_mode_and_bn_recalibration():
+    model = build(backbone=dict(universal=True, widths=[0.25, 1.0]))
+    losses = model.loss(views(), None)
+    assert len(losses) == 4 and 'loss_w1.0' in losses
+    assert all(torch.isfinite(v) for v in losses.values())
+    backbone = model.backbone
+    data = [torch.randn(8, 3, 32, 32) * 3 + 1 for _ in range(3)]
+    used = recalibrate_bn(backbone, 0.375, data, num_batches=3)
+    assert used == 3 and backbone.width == 0.375
+    bn = backbone.bn1.bn
+    c = 24  # 64 * 0.375 channels of the stem
+    # exact average of the 3 batches' statistics of the first 24 channels
+    with torch.no_grad():
+        stem = [backbone.conv1(x)[:, :c] for x in data]
+    expect = torch.stack([s.mean(dim=(0, 2, 3)) for s in stem]).mean(0)
+    torch.testing.assert_close(bn.running_mean[:c], expect)
+    assert torch.all(bn.running_mean[c:] == 0)
+    assert bn.momentum == 0.1 and not model.training is False
+    with pytest.raises(ValueError, match='outside the universal range'):
+        backbone.check_width(0.125)
