@@ -116,8 +116,8 @@ def demo_metainfo(task):
 def _circle_pts(num, radius=1.0, start=0.0, stop=None, center=(0, 0)):
     stop = start + 2 * math.pi if stop is None else stop
     t = np.linspace(start, stop, num, endpoint=False)
-    return np.stack([center[0] + radius * np.cos(t),
-                     center[1] + radius * np.sin(t)], 1)
+    return np.stack(
+        [center[0] + radius * np.cos(t), center[1] + radius * np.sin(t)], 1)
 
 
 def _regular(num, rng, jitter=0.06):
@@ -175,8 +175,8 @@ def _shape_crescent(rng):
     a_out = math.atan2(y, x)
     a_in = math.atan2(y, x - d)
     outer = _circle_pts(30, start=a_out, stop=2 * math.pi - a_out)
-    inner = _circle_pts(24, radius=r, center=(d, 0),
-                        start=2 * math.pi - a_in, stop=a_in)
+    inner = _circle_pts(
+        24, radius=r, center=(d, 0), start=2 * math.pi - a_in, stop=a_in)
     return np.concatenate([outer, [[x, -y]], inner])
 
 
@@ -315,20 +315,19 @@ def _paint(rng, img, poly):
     """Composite one object; the fill contrasts in luminance with ``img``."""
     size = img.shape[0]
     alpha = _coverage(size, poly)
-    bg_luma = float((_luma(img) * alpha[..., 0]).sum() /
-                    max(alpha.sum(), 1.0))
+    weight = alpha[..., 0] / max(float(alpha.sum()), 1.0)
+    bg_luma = float((_luma(img) * weight).sum())
     if rng.random() < _FLAT_FILL_P:
         fill = np.ones_like(img) * rng.random(3).astype(np.float32)
     else:
         fill = _texture(rng, size, strength=rng.uniform(0.2, 0.5))
-    gap = float((_luma(fill) * alpha[..., 0]).sum() /
-                max(alpha.sum(), 1.0)) - bg_luma
+    gap = float((_luma(fill) * weight).sum()) - bg_luma
     if abs(gap) < _MIN_CONTRAST:
         # Shift the fill brightness away from the background's (towards
         # whichever side has room) instead of resampling: fewer draws.
         direction = 1.0 if bg_luma < 0.5 else -1.0
-        fill = np.clip(fill + direction * (_MIN_CONTRAST - gap * direction),
-                       0, 1)
+        shift = _MIN_CONTRAST - gap * direction
+        fill = np.clip(fill + direction * shift, 0, 1)
     img *= 1 - alpha
     img += alpha * fill
 
@@ -479,9 +478,7 @@ def _coco(scenes, split, size):
                     id=len(annotations) + 1,
                     image_id=img_id,
                     category_id=label + 1,
-                    bbox=[float(x0), float(y0),
-                          float(x1 - x0),
-                          float(y1 - y0)],
+                    bbox=[float(v) for v in (x0, y0, x1 - x0, y1 - y0)],
                     area=area,
                     segmentation=[[float(v) for v in poly.reshape(-1)]],
                     iscrowd=0))

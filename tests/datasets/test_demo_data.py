@@ -1,4 +1,5 @@
 import hashlib
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -22,8 +23,8 @@ def _file_hashes(root):
         for name in files:
             path = osp.join(d, name)
             with open(path, 'rb') as f:
-                out[osp.relpath(path, root)] = hashlib.sha256(
-                    f.read()).hexdigest()
+                out[osp.relpath(path,
+                                root)] = hashlib.sha256(f.read()).hexdigest()
     return out
 
 
@@ -126,10 +127,10 @@ def test_coco_well_formed(demo):
         images = {im['id']: im for im in coco['images']}
         assert len(images) == SMALL_DEMO[f'det_{split}']
         assert len(images) == manifest['counts']['det'][f'{split}_images']
-        assert (len(coco['annotations']) ==
-                manifest['counts']['det'][f'{split}_instances'])
-        assert len({a['id'] for a in coco['annotations']}) == len(
-            coco['annotations'])
+        assert (len(coco['annotations']) == manifest['counts']['det']
+                [f'{split}_instances'])
+        assert len({a['id']
+                    for a in coco['annotations']}) == len(coco['annotations'])
         per_image = {i: 0 for i in images}
         for ann in coco['annotations']:
             im = images[ann['image_id']]
@@ -327,28 +328,34 @@ def test_errors(tmp_path):
         generate_demo_data(str(tmp_path / 'x'), cls_train_per_class=0)
 
 
-def _cli(*args):
-    return subprocess.run(
-        [sys.executable,
-         osp.join(REPO, 'tools', 'generate_demo_data.py'), *args],
-        capture_output=True,
-        text=True,
-        timeout=120)
-
-
-def test_cli(tmp_path):
+def test_cli(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        'generate_demo_data', osp.join(REPO, 'tools', 'generate_demo_data.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
     root = str(tmp_path / 'demo')
-    proc = _cli('--root', root, '--seed', '3', '--small')
-    assert proc.returncode == 0, proc.stderr
+    assert tool.main(['--root', root, '--seed', '3', '--small']) == 0
     with open(osp.join(root, 'manifest.json')) as f:
         manifest = json.load(f)
     assert manifest['seed'] == 3
     assert manifest['params']['cls_size'] == SMALL_DEMO['cls_size']
+    assert tool.main(['--root', root, '--seed', '3', '--small']) == 0
 
     blocker = tmp_path / 'a_file'
     blocker.write_text('')
-    proc = _cli('--root', str(blocker / 'demo'), '--small')
+    capsys.readouterr()
+    assert tool.main(['--root', str(blocker / 'demo'), '--small']) == 1
+    err = capsys.readouterr().err
+    assert err == (f'error: cannot create demo data root {blocker}/demo: '
+                   f'{blocker} is not a directory\n')
+
+
+def test_cli_exit_code(tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    tool = osp.join(REPO, 'tools', 'generate_demo_data.py')
+    cmd = [sys.executable, tool, '--root', str(blocker / 'demo'), '--small']
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
-    assert proc.stderr.count('\n') == 1
     assert proc.stderr.startswith('error: cannot create demo data root')
     assert 'Traceback' not in proc.stderr

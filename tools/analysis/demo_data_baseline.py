@@ -8,14 +8,17 @@ cosine kNN (k=20) and of a linear probe (multinomial logistic regression) on
 * raw pixels downsampled to 16x16 RGB;
 * colour statistics (per-channel 8-bin histograms of the whole image).
 
-Random-init features should land clearly above chance but far from perfect,
-so that self-supervised pretraining has room to show a gain; the raw-pixel and
-colour rows show the labels are not readable off pixels or colours.
+Random-init features should land above chance but far from perfect, so that
+self-supervised pretraining has room to show a gain; the raw-pixel and colour
+rows show the labels are not readable off pixels or colours. With
+``--supervised-epochs N`` it also trains a ResNet-18 from scratch on the
+labels (flips and shifts), to show that they are learnable from this data.
 
 Example:
     python tools/analysis/demo_data_baseline.py --root data/demo
 """
 import argparse
+import logging
 import os.path as osp
 import sys
 import time
@@ -26,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 # Runs from a checkout without `pip install -e .` as well.
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)
 
 from dspnet_mm.datasets.demo_data import (  # noqa: E402
     DEMO_CLASSES, generate_demo_data)
@@ -56,8 +59,7 @@ def resnet_features(imgs, seed, batch_size=64):
     model = ResNet(depth=18)
     model.init_weights()
     model.eval()
-    x = torch.from_numpy((imgs.astype(np.float32) - MEAN) / STD)
-    x = x.permute(0, 3, 1, 2).contiguous()
+    x = _to_tensor(imgs)
     feats = [
         model(x[i:i + batch_size])[-1].mean((2, 3))
         for i in range(0, len(x), batch_size)
@@ -66,16 +68,18 @@ def resnet_features(imgs, seed, batch_size=64):
 
 
 def pixel_features(imgs, size=16):
-    small = [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA)
-             for im in imgs]
+    small = [
+        cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA)
+        for im in imgs
+    ]
     return torch.from_numpy(np.stack(small).reshape(len(imgs), -1)).float()
 
 
 def colour_features(imgs, bins=8):
     hist = [
-        np.concatenate([
-            np.histogram(im[..., c], bins, (0, 256))[0] for c in range(3)
-        ]) for im in imgs
+        np.concatenate(
+            [np.histogram(im[..., c], bins, (0, 256))[0] for c in range(3)])
+        for im in imgs
     ]
     return torch.from_numpy(np.stack(hist)).float()
 
@@ -92,7 +96,10 @@ def knn_top1(train_x, train_y, val_x, val_y, k=20, temperature=0.07):
 def _fit_logreg(x, y, num_classes, weight_decay, steps=200):
     linear = torch.nn.Linear(x.shape[1], num_classes)
     opt = torch.optim.LBFGS(
-        linear.parameters(), lr=1, max_iter=steps, history_size=20,
+        linear.parameters(),
+        lr=1,
+        max_iter=steps,
+        history_size=20,
         line_search_fn='strong_wolfe')
 
     def closure():
@@ -115,8 +122,8 @@ def linear_top1(train_x, train_y, val_x, val_y, seed=0):
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
     train_x, val_x = (train_x - mean) / std, (val_x - mean) / std
     num_classes = int(train_y.max()) + 1
-    perm = torch.randperm(len(train_x),
-                          generator=torch.Generator().manual_seed(seed))
+    perm = torch.randperm(
+        len(train_x), generator=torch.Generator().manual_seed(seed))
     cut = len(perm) // 5
     hold, fit = perm[:cut], perm[cut:]
     best = None
@@ -131,19 +138,84 @@ def linear_top1(train_x, train_y, val_x, val_y, seed=0):
         return (probe(val_x).argmax(1) == val_y).float().mean().item()
 
 
+def supervised_top1(train_imgs, train_y, val_imgs, val_y, epochs, seed=0):
+    """Val top-1 of a ResNet-18 trained from scratch (SGD, one-cycle)."""
+    from mmpretrain.models import ResNet
+    torch.manual_seed(seed)
+    backbone = ResNet(depth=18)
+    backbone.init_weights()
+    model = torch.nn.Sequential(backbone, _LastPooled(),
+                                torch.nn.Linear(512, len(DEMO_CLASSES)))
+    x_train, x_val = _to_tensor(train_imgs), _to_tensor(val_imgs)
+    batch = 64
+    steps = epochs * (len(x_train) // batch)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=steps)
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x_train))
+        for i in range(0, len(x_train) - batch + 1, batch):
+            idx = perm[i:i + batch]
+            x = x_train[idx]
+            flip = torch.rand(len(x)) < 0.5
+            x[flip] = x[flip].flip(3)
+            dx, dy = torch.randint(0, 13, (2, )).tolist()
+            x = F.pad(x, (6, 6, 6, 6), mode='reflect')
+            x = x[:, :, dy:dy + x_train.shape[2], dx:dx + x_train.shape[3]]
+            loss = F.cross_entropy(model(x), train_y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat([
+            model(x_val[i:i + batch]).argmax(1)
+            for i in range(0, len(x_val), batch)
+        ])
+    return (pred == val_y).float().mean().item()
+
+
+class _LastPooled(torch.nn.Module):
+
+    def forward(self, outs):
+        return outs[-1].mean((2, 3))
+
+
+def _to_tensor(imgs):
+    x = torch.from_numpy((imgs.astype(np.float32) - MEAN) / STD)
+    return x.permute(0, 3, 1, 2).contiguous()
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--root', default='data/demo')
     parser.add_argument('--seed', type=int, default=0, help='data seed')
     parser.add_argument(
-        '--init-seeds', type=int, nargs='+', default=[0, 1, 2],
+        '--init-seeds',
+        type=int,
+        nargs='+',
+        default=[0, 1, 2],
         help='seeds of the random-init ResNet-18')
+    parser.add_argument(
+        '--supervised-epochs',
+        type=int,
+        default=0,
+        help='also train a ResNet-18 from scratch this long (0: skip)')
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
     torch.set_num_threads(1)
+    # mmengine logs every parameter's init at INFO level.
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
     t0 = time.time()
     manifest = generate_demo_data(args.root, seed=args.seed)
     print(f'data: {args.root} ({manifest["counts"]["cls"]}), '
@@ -167,11 +239,18 @@ def main():
     for name, fn in (('raw pixels 16x16', pixel_features),
                      ('colour histograms', colour_features)):
         tr, va = fn(train_imgs), fn(val_imgs)
-        rows.append((name, knn_top1(tr, train_y, va, val_y),
-                     linear_top1(tr, train_y, va, val_y)))
+        rows.append(
+            (name, knn_top1(tr, train_y, va,
+                            val_y), linear_top1(tr, train_y, va, val_y)))
     print(f'{"features":<24}{"kNN@20":>8}{"linear":>8}')
     for name, k, lin_acc in rows:
         print(f'{name:<24}{k:>8.3f}{lin_acc:>8.3f}')
+    if args.supervised_epochs:
+        t0 = time.time()
+        acc = supervised_top1(train_imgs, train_y, val_imgs, val_y,
+                              args.supervised_epochs)
+        print(f'supervised ResNet-18 from scratch, {args.supervised_epochs} '
+              f'epochs: val top-1 {acc:.3f} ({time.time() - t0:.0f}s)')
 
 
 if __name__ == '__main__':
