@@ -37,6 +37,15 @@ def parse_args(argv=None):
     parser.add_argument(
         '--depth', type=int, help='refuse a checkpoint of another depth')
     parser.add_argument(
+        '--config',
+        help='training config; required for universal-mode checkpoints, '
+        'whose BN statistics are recalibrated per width on its train data')
+    parser.add_argument(
+        '--recalib-batches',
+        type=int,
+        default=20,
+        help='batches per width for BN recalibration (universal mode)')
+    parser.add_argument(
         '--quiet', action='store_true', help='do not print the overrides')
     return parser.parse_args(argv)
 
@@ -52,7 +61,9 @@ def main(argv=None) -> int:
             args.out_dir,
             prefix=args.prefix,
             source=args.source,
-            depth=args.depth)
+            depth=args.depth,
+            config=args.config,
+            recalib_batches=args.recalib_batches)
     except ExportError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

@@ -109,15 +109,18 @@ def inspect_backbone(state_dict: Dict[str, torch.Tensor],
 
     Returns:
         dict: ``prefix``, ``depth``, ``widths`` (the trained widths, read
-        off the per-width BN sizes of the stem) and ``keys`` (the backbone's
-        keys without prefix).
+        off the per-width BN sizes of the stem; empty in universal mode),
+        ``universal`` (shared BNs) and ``keys`` (the backbone's keys without
+        prefix).
     """
     prefix = _find_prefix(state_dict, prefix)
     keys = {k[len(prefix):] for k in state_dict if k.startswith(prefix)}
-    if 'bn1.bns.0.weight' not in keys:
+    universal = 'bn1.bn.weight' in keys
+    if 'bn1.bns.0.weight' not in keys and not universal:
         raise ExportError(
-            f'the backbone under {prefix!r} has no switchable BN '
-            '(bn1.bns.<i>.*): it is not a SlimmableResNet checkpoint')
+            f'the backbone under {prefix!r} has neither switchable BN '
+            '(bn1.bns.<i>.*) nor universal shared BN (bn1.bn.*): it is not '
+            'a SlimmableResNet checkpoint')
     stem = state_dict[prefix + 'conv1.weight'].shape[0]
     if stem != GRID:
         raise ExportError(f'the stem of the backbone under {prefix!r} has '
@@ -141,7 +144,12 @@ def inspect_backbone(state_dict: Dict[str, torch.Tensor],
         widths.append(state_dict[f'{prefix}bn1.bns.{i}.weight'].numel() /
                       GRID)
         i += 1
-    return dict(prefix=prefix, depth=depth, widths=widths, keys=keys)
+    return dict(
+        prefix=prefix,
+        depth=depth,
+        widths=widths,
+        universal=universal,
+        keys=keys)
 
 
 @lru_cache(maxsize=None)
@@ -175,18 +183,27 @@ def slice_width(state_dict: Dict[str, torch.Tensor], depth: int,
     Every key of the stock ``ResNet(depth, base_channels=64 * width,
     stem_channels=64 * width)`` is filled: convs by slicing their first
     channels, BNs from that width's own switchable BN. Each source key of
-    the backbone must be used (or belong to another width's BN).
+    the backbone must be used (or belong to another width's BN). In
+    universal mode (one shared BN per layer, ``<module>.bn.*``) the BN is
+    sliced like the convs: its statistics must have been recalibrated at
+    ``width`` first (:func:`recalibrated_state_dicts`).
     """
-    index = {round(w * GRID): i for i, w in enumerate(widths)}[round(
-        width * GRID)]
+    index = {round(w * GRID): i
+             for i, w in enumerate(widths)}.get(round(width * GRID))
     out = OrderedDict()
     used = set()
     for key, shape in _target_shapes(depth, width):
         module, _, param = key.rpartition('.')
         bn_key = f'{prefix}{module}.bns.{index}.{param}'
+        shared_bn_key = f'{prefix}{module}.bn.{param}'  # universal mode
         if bn_key in state_dict:
             src = state_dict[bn_key]
             used.add(bn_key)
+        elif shared_bn_key in state_dict:
+            src = state_dict[shared_bn_key]
+            if src.dim():
+                src = src[:shape[0]]
+            used.add(shared_bn_key)
         elif prefix + key in state_dict:
             src = state_dict[prefix + key]
             src = src[tuple(slice(0, n) for n in shape)]
@@ -205,6 +222,50 @@ def slice_width(state_dict: Dict[str, torch.Tensor], depth: int,
         raise ExportError(
             f'the backbone under {prefix!r} has keys that a ResNet-{depth} '
             f'does not: {unused[:5]}')
+    return out
+
+
+def _load_config(config):
+    from mmengine.config import Config
+    if not isinstance(config, Config):
+        if not osp.isfile(str(config)):
+            raise ExportError(f'config not found: {config}')
+        config = Config.fromfile(config)
+    return config
+
+
+def recalibrated_state_dicts(cfg, state_dict: Dict[str, torch.Tensor],
+                             widths: Sequence[float], prefix: str,
+                             num_batches: int) -> Dict[float, dict]:
+    """Backbone state dicts of a universal-mode model, one per width, each
+    with BN statistics recalibrated at that width on ``num_batches``
+    training batches of ``cfg`` (first view of each two-view batch)."""
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    from dspnet_mm.registry import MODELS
+    from ..models.utils import recalibrate_bn
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model = MODELS.build(cfg.model)
+    try:
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as e:
+        raise ExportError('the config does not build the checkpoint\'s '
+                          f'model: {str(e).splitlines()[0]}') from None
+    loader = Runner.build_dataloader(cfg.train_dataloader)
+    preprocess = model.data_preprocessor
+
+    def forward(backbone, batch):
+        inputs = preprocess(batch, training=False)['inputs']
+        backbone(inputs[0] if isinstance(inputs, list) else inputs)
+
+    out = {}
+    for w in widths:
+        recalibrate_bn(model.backbone, w, loader, forward, num_batches)
+        out[w] = {
+            prefix + k: v.clone()
+            for k, v in model.backbone.state_dict().items()
+        }
     return out
 
 
@@ -235,7 +296,9 @@ def export_widths(checkpoint: str,
                   out_dir: str,
                   prefix: Optional[str] = None,
                   source: Optional[str] = None,
-                  depth: Optional[int] = None) -> List[dict]:
+                  depth: Optional[int] = None,
+                  config: Optional[str] = None,
+                  recalib_batches: int = 20) -> List[dict]:
     """Write one plain ResNet checkpoint per width.
 
     Everything is validated before the first file is written; each file is
@@ -253,6 +316,10 @@ def export_widths(checkpoint: str,
             momentum teacher); a shortcut for its prefix.
         depth (int, optional): the expected depth; a checkpoint of another
             depth is refused.
+        config (str, optional): the training config; required for a
+            universal-mode checkpoint, whose shared BN statistics are
+            recalibrated per width on its training data before slicing.
+        recalib_batches (int): batches used for each recalibration.
 
     Returns:
         list[dict]: per width, ``path`` and the written ``meta``.
@@ -270,6 +337,15 @@ def export_widths(checkpoint: str,
         raise ExportError(f'{checkpoint} holds a ResNet-{info["depth"]} '
                           f'backbone, not ResNet-{depth}')
     trained = info['widths']
+    cfg = None
+    if info['universal']:
+        if config is None:
+            raise ExportError(
+                'this is a universal-mode checkpoint (shared BN): its BN '
+                'statistics must be recalibrated per width on training '
+                'data, so pass the training config (--config)')
+        cfg = _load_config(config)
+        trained = list(cfg.model.backbone.widths)
     if isinstance(widths, str):
         if widths != 'all':
             raise ExportError(f'widths must be numbers or "all", '
@@ -283,19 +359,29 @@ def export_widths(checkpoint: str,
             w = check_width(w)
         except ValueError as e:
             raise ExportError(str(e)) from None
-        if round(w * GRID) not in {round(t * GRID) for t in trained}:
+        if info['universal']:
+            if not min(trained) <= w <= max(trained):
+                raise ExportError(
+                    f'width {w} is outside the universal range '
+                    f'[{min(trained)}, {max(trained)}] of the checkpoint')
+        elif round(w * GRID) not in {round(t * GRID) for t in trained}:
             raise ExportError(f'width {w} was not trained: the checkpoint '
                               f'has widths {trained}')
         if w not in selected:
             selected.append(w)
     _prepare_out_dir(out_dir)
+    per_width = None
+    if info['universal']:
+        per_width = recalibrated_state_dicts(cfg, state_dict, selected,
+                                             info['prefix'], recalib_batches)
 
     source_sha = _sha256(checkpoint)
     results, written = [], []
     try:
         for w in selected:
-            sd = slice_width(state_dict, info['depth'], w, info['prefix'],
-                             trained)
+            sd = slice_width(
+                per_width[w] if per_width else state_dict, info['depth'], w,
+                info['prefix'], trained)
             params, flops = complexity(info['depth'], w)
             base = round(GRID * w)
             meta = dict(
@@ -309,6 +395,7 @@ def export_widths(checkpoint: str,
                 flops=flops,
                 flops_input=list(FLOPS_INPUT),
                 trained_widths=list(trained),
+                universal=info['universal'],
                 source=osp.abspath(checkpoint),
                 source_prefix=info['prefix'],
                 source_sha256=source_sha,
