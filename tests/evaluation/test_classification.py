@@ -180,8 +180,8 @@ def test_semi_supervised_uses_subset(data_root, exported, tmp_path, percent):
     subset = _lines(osp.join(data_root, ann))
     assert len(subset) == {10: 16, 1: 8}[percent]
     if percent == 1:  # the 10 % run below covers the training itself
-        from mmpretrain.registry import DATASETS
         from mmengine.registry import DefaultScope
+        from mmpretrain.registry import DATASETS
         with DefaultScope.overwrite_default_scope('mmpretrain'):
             dataset = DATASETS.build(cfg.train_dataloader.dataset)
         assert len(dataset) == len(subset)
