@@ -5,8 +5,9 @@ meta (:func:`dspnet_mm.slim.apply_width`) and dumps a plain config that
 stock tools train without importing dspnet_mm.
 
 Examples:
+    B=configs/benchmarks/mmdet
     python tools/transfer_config.py \
-        configs/benchmarks/mmdet/mask-rcnn_dspnet-r50_fpn_8xb2-syncbn-ms-1x_coco.py \
+        $B/mask-rcnn_dspnet-r50_fpn_8xb2-syncbn-ms-1x_coco.py \
         work_dirs/dspnet/slim/resnet50_w0.5.pth --task mmdet \
         --out work_dirs/transfer/mask-rcnn_w0.5.py --verify
     bash tools/dist_train.sh work_dirs/transfer/mask-rcnn_w0.5.py 8
