@@ -1,5 +1,5 @@
 # BYOL's two-view augmentations (mmpretrain imagenet_bs32_byol) at the demo
-# data's 64 px, on the embedded demo classification set (labels unused).
+# data's 32 px, on the embedded demo classification set (labels unused).
 _base_ = ['./demo_cls.py']
 
 data_preprocessor = dict(
@@ -10,9 +10,9 @@ data_preprocessor = dict(
     to_rgb=True)
 
 view_pipeline1 = [
-    # NOTE: scale (0.2, 1) rather than ImageNet's (0.08, 1): at 64 px a
+    # NOTE: scale (0.2, 1) rather than ImageNet's (0.08, 1): at 32 px a
     # smaller crop keeps too few pixels of the shape
-    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.0)),
+    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0)),
     dict(type='RandomFlip', prob=0.5),
     dict(
         type='RandomApply',
@@ -38,7 +38,7 @@ view_pipeline1 = [
     dict(type='Solarize', thr=128, prob=0.),
 ]
 view_pipeline2 = [
-    dict(type='RandomResizedCrop', scale=64, crop_ratio_range=(0.2, 1.0)),
+    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.2, 1.0)),
     dict(type='RandomFlip', prob=0.5),
     dict(
         type='RandomApply',
