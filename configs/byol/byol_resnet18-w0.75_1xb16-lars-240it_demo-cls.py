@@ -1,43 +1,9 @@
 # One-by-one baseline of the DSPNet demo's width 0.75: BYOL on a plain
-# ResNet-18 with base_channels = stem_channels = 48, with the demo's data,
-# augmentations, LARS, schedule and projector sizes.
-_base_ = '../dspnet/dspnet_slimmable-resnet18_1xb16-lars-240it_demo-cls.py'
+# ResNet-18 with base_channels = stem_channels = 64 * 0.75 = 48; everything
+# else is the width-1.0 demo baseline's recipe (= the DSPNet demo's).
+_base_ = './byol_resnet18-w1.0_1xb16-lars-240it_demo-cls.py'
 
-custom_imports = None
 model = dict(
-    _delete_=True,
-    type='BYOL',
-    base_momentum=0.02,
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        base_channels=48,
-        stem_channels=48,
-        norm_cfg=dict(type='BN'),
-        zero_init_residual=False),
-    neck=dict(
-        type='NonLinearNeck',
-        # NOTE: 384 = 512 * 0.75, the last stage of this ResNet-18
-        in_channels=384,
-        hid_channels=512,
-        out_channels=128,
-        num_layers=2,
-        with_bias=True,
-        with_last_bn=False,
-        with_avg_pool=True,
-        norm_cfg=dict(type='BN1d')),
-    head=dict(
-        type='LatentPredictHead',
-        predictor=dict(
-            type='NonLinearNeck',
-            in_channels=128,
-            hid_channels=512,
-            out_channels=128,
-            num_layers=2,
-            with_bias=True,
-            with_last_bn=False,
-            with_avg_pool=False,
-            norm_cfg=dict(type='BN1d')),
-        loss=dict(
-            type='CosineSimilarityLoss', shift_factor=2.0, scale_factor=2.0)))
-custom_hooks = []
+    backbone=dict(base_channels=48, stem_channels=48),
+    # NOTE: 384 = 512 * 0.75, the last stage of this ResNet-18
+    neck=dict(in_channels=384))
