@@ -1,0 +1,235 @@
+"""Width benchmark: report files, and a tiny real run of the CLI."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from dspnet_mm.benchmark import (COLUMNS, RESULT_KEYS, export_plain_resnet,
+                                 format_table, shrink_schedule, write_report)
+from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+import benchmark_widths as cli  # noqa: E402
+
+DSPNET_DEMO = osp.join(
+    ROOT, 'configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-240it_'
+    'demo-cls.py')
+HEADER = ('| width | params (M) | FLOPs (G) | linear top-1 | kNN top-1 | '
+          '1% top-1 | 10% top-1 | box AP | mask AP | mIoU |')
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+def _row(width, flops, **metrics):
+    row = dict.fromkeys(RESULT_KEYS)
+    row.update(
+        width=width,
+        depth=18,
+        params=11.2e6 * width**2,
+        flops=flops,
+        **metrics)
+    return row
+
+
+def _synthetic():
+    return dict(
+        checkpoint='dspnet.pth',
+        scale='demo',
+        widths=[
+            _row(0.25, 0.13e9, linear_top1=40.25, knn_top1=35.0, miou=50.126),
+            _row(
+                0.5, 0.47e9, linear_top1=51.5, knn_top1=44.125,
+                box_ap=12.3456),
+            _row(
+                1.0,
+                1.82e9,
+                linear_top1=60.0,
+                knn_top1=None,
+                semi1_top1=20.0,
+                semi10_top1=30.0),
+        ],
+        baselines=[],
+        errors=[])
+
+
+def _table_rows(md):
+    lines = md.splitlines()
+    start = lines.index(HEADER)
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith('|'):
+            break
+        rows.append([c.strip() for c in line.strip('|').split('|')])
+    return lines[start + 1], rows
+
+
+def _assert_png(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 10_000  # axes, lines, labels: not an empty canvas
+
+
+def test_report_table_and_plot(tmp_path):
+    results = _synthetic()
+    paths = write_report(results, str(tmp_path))
+    assert [osp.basename(p)
+            for p in paths] == ['results.json', 'results.md', 'results.png']
+    with open(paths[0]) as f:
+        assert json.load(f) == results
+    with open(paths[1]) as f:
+        md = f.read()
+    sep, rows = _table_rows(md)
+    assert sep.count('---') == len(COLUMNS)
+    assert rows == [
+        [
+            '0.25', '0.70', '0.13', '40.25', '35.00', '–', '–', '–', '–',
+            '50.13'
+        ],
+        ['0.5', '2.80', '0.47', '51.50', '44.12', '–', '–', '12.35', '–', '–'],
+        [
+            '1.0', '11.20', '1.82', '60.00', '–', '20.00', '30.00', '–', '–',
+            '–'
+        ],
+    ]
+    assert 'Baselines' not in md
+    _assert_png(paths[2])
+
+
+def test_report_with_baselines_and_errors(tmp_path):
+    results = _synthetic()
+    results['baselines'] = [_row(0.5, 0.47e9, linear_top1=49.0, knn_top1=41.0)]
+    results['errors'] = [
+        dict(
+            protocol='det',
+            width=1.0,
+            baseline=False,
+            error='RuntimeError: boom',
+            log='/x/train.log')
+    ]
+    write_report(results, str(tmp_path))
+    md = (tmp_path / 'results.md').read_text()
+    # the DSPNet table, then the baselines' table with the same header
+    assert md.count(HEADER) == 2
+    base = md[md.index('## Baselines'):]
+    _, rows = _table_rows(base)
+    assert rows == [[
+        '0.5', '2.80', '0.47', '49.00', '41.00', '–', '–', '–', '–', '–'
+    ]]
+    assert '- det w1.0: RuntimeError: boom (log: `/x/train.log`)' in md
+    _assert_png(str(tmp_path / 'results.png'))
+    assert format_table([]).splitlines()[0] == HEADER
+
+
+def test_shrink_schedule_scales_iteration_schedules():
+    cfg = Config.fromfile(
+        osp.join(
+            ROOT, 'configs/benchmarks/mmdet/'
+            'mask-rcnn_dspnet-r50_fpn_1xb4-50it_demo-coco.py'))
+    shrink_schedule(cfg, 10)
+    assert cfg.train_cfg.max_iters == cfg.train_cfg.val_interval == 10
+    assert cfg.default_hooks.checkpoint.interval == 10
+    warmup, steps = cfg.param_scheduler
+    assert (warmup.begin, warmup.end) == (0, 2)
+    assert (steps.end, steps.milestones) == (10, [8])
+
+
+def test_plain_resnet_baseline(tmp_path):
+    from mmpretrain.models.backbones import ResNet
+    net = ResNet(18, base_channels=32, stem_channels=32)
+    src = str(tmp_path / 'byol.pth')
+    # an mmpretrain BYOL checkpoint: backbone., neck. and target_net. keys
+    state = {f'backbone.{k}': v for k, v in net.state_dict().items()}
+    state['neck.mlp.0.weight'] = torch.zeros(2, 2)
+    torch.save(dict(state_dict=state), src)
+    res = export_plain_resnet(src, str(tmp_path / 'out'), width=0.5)
+    assert osp.basename(res['path']) == 'resnet18_w0.5.pth'
+    meta = res['meta']
+    assert (meta['depth'], meta['width'],
+            meta['stage_channels']) == (18, 0.5, [32, 64, 128, 256])
+    assert meta['params'] == sum(p.numel() for p in net.parameters())
+    saved = torch.load(res['path'], weights_only=True)
+    assert saved['state_dict'].keys() == net.state_dict().keys()
+    # an exported width is used as it is; a wrong width is refused
+    assert export_plain_resnet(res['path'], str(tmp_path))['path'] == \
+        res['path']
+    with pytest.raises(ValueError, match='not 1.0'):
+        export_plain_resnet(src, str(tmp_path / 'out'), width=1.0)
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    """A random-init demo DSPNet checkpoint and SMALL_DEMO cls data."""
+    from mmengine.registry import init_default_scope
+
+    from dspnet_mm.registry import MODELS
+    tmp = tmp_path_factory.mktemp('bench')
+    generate_demo_data(str(tmp / 'demo'), tasks=('cls', ), **SMALL_DEMO)
+    init_default_scope('mmpretrain')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(DSPNET_DEMO).model)
+    ckpt = str(tmp / 'dspnet.pth')
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    return dict(ckpt=ckpt, data=str(tmp / 'demo'))
+
+
+def test_benchmark_cli_tiny_run(tiny, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    work = str(tmp_path / 'bench')
+    argv = [
+        tiny['ckpt'], '--protocols', 'knn', 'linear', '--widths', '0.25',
+        '1.0', '--work-dir', work, '--data-root', tiny['data'], '--max-iters',
+        '2', '--stream', 'none'
+    ]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '[1/4] linear w0.25 ...' in out
+    assert 'tools/dist_train.sh' in out  # the cluster command is printed
+    with open(osp.join(work, 'results.json')) as f:
+        results = json.load(f)
+    assert results['errors'] == []
+    assert [r['width'] for r in results['widths']] == [0.25, 1.0]
+    for row in results['widths']:
+        assert tuple(row) == RESULT_KEYS
+        assert row['depth'] == 18 and row['params'] > 0 and row['flops'] > 0
+        for key in ('linear_top1', 'knn_top1'):
+            assert 0 <= row[key] <= 100, (key, row)
+        for key in ('semi1_top1', 'semi10_top1', 'box_ap', 'mask_ap', 'miou'):
+            assert row[key] is None
+    cfg = Config.fromfile(osp.join(work, 'linear', 'w0.25', 'config.py'))
+    assert cfg.model.backbone.base_channels == 16
+    assert cfg.model.head.in_channels == 128
+    assert cfg.train_cfg.max_iters == 2
+    assert osp.isfile(osp.join(work, 'slim', 'resnet18_w0.25.pth'))
+    assert open(osp.join(work, 'results.png'), 'rb').read(8) == PNG_MAGIC
+    # finished runs are not repeated
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.count('cached result') == 4
+
+
+def test_benchmark_failing_run_is_null_with_error(tiny, tmp_path, monkeypatch,
+                                                  capsys):
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    work = str(tmp_path / 'bench')
+    code = cli.main([
+        tiny['ckpt'], '--protocols', 'linear', 'knn', '--widths', '0.5',
+        '--work-dir', work, '--data-root', tiny['data'], '--max-iters', '2',
+        '--stream', 'none', '--cfg-options',
+        'linear:train_dataloader.dataset.ann_file=meta/missing.txt'
+    ])
+    assert code == 1
+    out = capsys.readouterr()
+    assert 'linear w0.5 FAILED' in out.out
+    with open(osp.join(work, 'results.json')) as f:
+        results = json.load(f)
+    (row, ) = results['widths']
+    assert row['linear_top1'] is None
+    assert 0 <= row['knn_top1'] <= 100  # the other protocol went on
+    (err, ) = results['errors']
+    assert (err['protocol'], err['width']) == ('linear', 0.5)
+    assert err['log'] == osp.join(work, 'linear', 'w0.5', 'train.log')
+    assert 'missing.txt' in open(err['log']).read()
+    assert err['log'] in out.err
