@@ -21,7 +21,8 @@ from mmengine.config import DictAction
 
 from dspnet_mm.benchmark import PROTOCOLS, RUNS, BenchmarkError
 from dspnet_mm.benchmark.report import format_table
-from dspnet_mm.benchmark.runner import benchmark_widths
+from dspnet_mm.benchmark.runner import (benchmark_widths, parse_max_iters,
+                                        split_cfg_options)
 from dspnet_mm.slim.transfer import TransferError
 
 
@@ -38,38 +39,6 @@ def _pairs(values, what, cast):
         except ValueError:
             raise SystemExit(f'error: bad {what} key {key!r}') from None
     return out
-
-
-def _max_iters(values):
-    """``['100']`` -> 100; ``['linear=100', 'det=20']`` -> dict."""
-    if not values:
-        return None
-    out = {}
-    for item in values:
-        name, sep, n = item.rpartition('=')
-        if not n.isdigit() or (sep and name not in RUNS and name != '*'):
-            raise SystemExit(f'error: --max-iters takes N or RUN=N with '
-                             f'RUN in {", ".join(RUNS)}, got {item!r}')
-        out[name if sep else '*'] = int(n)
-    return out
-
-
-def _cfg_options(options):
-    """Split ``run:key=value`` (one run) from ``key=value`` (every run)."""
-    out = {}
-    for key, value in (options or {}).items():
-        run, sep, rest = key.partition(':')
-        if sep and run in RUNS:
-            out.setdefault(run, {})[rest] = value
-        else:
-            out.setdefault('*', {})[key] = value
-    return {
-        run: {
-            **out.get('*', {}),
-            **out.get(run, {})
-        }
-        for run in list(RUNS) + ['*'] if out.get(run) or out.get('*')
-    }
 
 
 def parse_args(argv=None):
@@ -165,8 +134,8 @@ def main(argv=None) -> int:
             launcher=args.launcher,
             gpus=args.gpus,
             configs=_pairs(args.config, '--config', str),
-            cfg_options=_cfg_options(args.cfg_options),
-            max_iters=_max_iters(args.max_iters),
+            cfg_options=split_cfg_options(args.cfg_options),
+            max_iters=parse_max_iters(args.max_iters),
             knn_k=args.knn_k,
             stream=args.stream)
     except (BenchmarkError, TransferError) as e:

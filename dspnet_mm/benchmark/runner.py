@@ -21,6 +21,7 @@ entry in ``results['errors']``; the other runs go on. A run whose
 """
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
@@ -43,8 +45,9 @@ from .report import RESULT_KEYS, write_report
 
 __all__ = [
     'BenchmarkError', 'PROTOCOLS', 'RUNS', 'benchmark_configs',
-    'benchmark_widths', 'export_plain_resnet', 'read_metrics',
-    'shrink_schedule'
+    'benchmark_widths', 'export_plain_resnet', 'parse_max_iters',
+    'progress_line', 'read_metrics', 'run_logged', 'shrink_schedule',
+    'split_cfg_options'
 ]
 
 #: The repository (configs/ and tools/ live there).
@@ -341,6 +344,21 @@ def export_plain_resnet(checkpoint: str,
 
 
 # -------------------------------------------------------------- running
+@contextmanager
+def _quiet_complexity():
+    """Hide mmengine's "Unsupported operator" warnings of FLOP counting
+    (pooling, BN and additions are not counted: the reported FLOPs are
+    those of convolutions and linear layers, mmengine's convention)."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _fmt_time(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
@@ -379,22 +397,41 @@ def read_metrics(work_dir: str) -> dict:
     return out
 
 
-def _progress_line(line: str) -> Optional[str]:
-    """The part of an mmengine log line worth echoing, or None."""
+#: Fields of an mmengine training log line worth echoing (and metrics).
+_ECHO_KEYS = ('lr', 'eta', 'time', 'loss')
+_SEG_METRICS = ('aAcc', 'mIoU', 'mAcc', 'mDice', 'mFscore')
+_LOG_FIELD = re.compile(r'([\w/.-]+): (\S+)')
+
+
+def progress_line(line: str) -> Optional[str]:
+    """A compact form of an mmengine iteration / validation log line.
+
+    ``Iter(train) [ 50/200]  lr: ...  eta: ...  time: ...  loss: ...`` and
+    the metrics of ``Iter(val)`` lines (keys with a ``/``, ``mIoU``,
+    ``aAcc``...); ``None`` for every other line, and for validation lines
+    without metrics.
+    """
     if ' - INFO - ' not in line:
         return None
     msg = line.split(' - INFO - ', 1)[1].strip()
-    if not (msg.startswith('Iter(') or msg.startswith('Epoch(')):
+    head = re.match(r'((?:Iter|Epoch)\((?:train|val|test)\)\s*(?:\[[^]]*\])+)',
+                    msg)
+    if head is None:
         return None
-    msg = re.sub(r'\s+', ' ', msg)
-    return msg if len(msg) <= 150 else msg[:147] + '...'
+    found = _LOG_FIELD.findall(msg[head.end():])
+    metrics = [f'{k}: {v}' for k, v in found if '/' in k or k in _SEG_METRICS]
+    if '(train)' not in head.group(1):
+        # validation progress without metrics is noise
+        return ' '.join([head.group(1)] + metrics) if metrics else None
+    fields = [f'{k}: {v}' for k, v in found if k in _ECHO_KEYS] + metrics
+    return ' '.join([re.sub(r'\s+', ' ', head.group(1))] + fields)
 
 
-def _run_subprocess(cmd: List[str],
-                    log_path: str,
-                    env: dict,
-                    echo: Optional[Callable[[str], None]],
-                    every_line: bool = False) -> int:
+def run_logged(cmd: List[str],
+               log_path: str,
+               env: dict,
+               echo: Optional[Callable[[str], None]],
+               every_line: bool = False) -> int:
     """Run ``cmd``, copy its output to ``log_path`` and echo its progress
     lines (or ``every_line``) through ``echo``."""
     with open(log_path, 'w') as log:
@@ -412,7 +449,7 @@ def _run_subprocess(cmd: List[str],
                 log.write(line)
                 if echo is None:
                     continue
-                msg = line.rstrip() if every_line else _progress_line(line)
+                msg = line.rstrip() if every_line else progress_line(line)
                 if msg:
                     echo(f'      {msg}')
             return proc.wait()
@@ -489,6 +526,47 @@ def _per_run(value, run: str):
     if isinstance(value, dict):
         return value.get(run, value.get('*'))
     return value
+
+
+def parse_max_iters(values: Optional[Sequence[str]]):
+    """``['100']`` -> ``{'*': 100}``; ``['linear=100', 'det=20']`` -> dict.
+
+    The command-line form of ``max_iters`` (``--max-iters [RUN=]N``).
+    """
+    if not values:
+        return None
+    out = {}
+    for item in values:
+        name, sep, n = str(item).rpartition('=')
+        if not n.isdigit() or (sep and name not in RUNS and name != '*'):
+            raise BenchmarkError(f'--max-iters takes N or RUN=N with RUN in '
+                                 f'{", ".join(RUNS)}, got {item!r}')
+        out[name if sep else '*'] = int(n)
+    return out
+
+
+def split_cfg_options(options: Optional[dict]) -> Dict[str, dict]:
+    """``{'run:key': v, 'key': v}`` -> per-run overrides.
+
+    ``RUN:key=value`` (RUN one of :data:`RUNS`) changes that run's config
+    only, a plain ``key=value`` every run's; the result maps each run with
+    overrides (and ``'*'``) to its merged dict.
+    """
+    out = {}
+    for key, value in (options or {}).items():
+        run, sep, rest = key.partition(':')
+        if sep and run in RUNS:
+            out.setdefault(run, {})[rest] = value
+        else:
+            out.setdefault('*', {})[key] = value
+    common = out.get('*', {})
+    return {
+        run: {
+            **common,
+            **out.get(run, {})
+        }
+        for run in list(RUNS) + ['*'] if out.get(run) or common
+    }
 
 
 def benchmark_widths(checkpoint: str,
@@ -597,11 +675,14 @@ def benchmark_widths(checkpoint: str,
                  for w in transfer_widths})
 
     # 1. exports
-    log(f'exporting widths {widths} of {_rel(checkpoint)} -> '
-        f'{_rel(osp.join(work_dir, "slim"))}')
+    widths = _parse_widths(widths)
+    log(f'exporting widths '
+        f'{widths if widths == "all" else ", ".join(map(str, widths))} of '
+        f'{_rel(checkpoint)} -> {_rel(osp.join(work_dir, "slim"))}')
     try:
-        exported = export_widths(checkpoint, _parse_widths(widths),
-                                 osp.join(work_dir, 'slim'))
+        with _quiet_complexity():
+            exported = export_widths(checkpoint, widths,
+                                     osp.join(work_dir, 'slim'))
     except ExportError as e:
         raise BenchmarkError(str(e)) from None
     for res in exported:
@@ -610,7 +691,8 @@ def benchmark_widths(checkpoint: str,
             f'params, {m["flops"] / 1e9:.2f}G FLOPs)')
     subjects = [(res, False) for res in exported]
     for w, path in sorted((baselines or {}).items()):
-        res = export_plain_resnet(path, osp.join(work_dir, 'baselines'), w)
+        with _quiet_complexity():
+            res = export_plain_resnet(path, osp.join(work_dir, 'baselines'), w)
         log(f'  baseline w{res["meta"]["width"]}: {_rel(res["path"])} (from '
             f'{_rel(path)})')
         subjects.append((res, True))
@@ -742,7 +824,7 @@ def _run_train(res, run_dir, name, base_cfg, data_root, options, max_iters,
     log(f'      $ {shown if launcher == "none" else dist}')
     if launcher == 'none':
         log(f'      (cluster: {dist})')
-    code = _run_subprocess(cmd, record['log'], env, echo, echo_all)
+    code = run_logged(cmd, record['log'], env, echo, echo_all)
     if code != 0:
         lines = _tail(record['log'], 1)
         raise RuntimeError(f'{_rel(train_py)} exited with code {code}' +

@@ -233,3 +233,45 @@ def test_benchmark_failing_run_is_null_with_error(tiny, tmp_path, monkeypatch,
     assert err['log'] == osp.join(work, 'linear', 'w0.5', 'train.log')
     assert 'missing.txt' in open(err['log']).read()
     assert err['log'] in out.err
+
+
+def test_demo_pretrain_skipped_when_finished(tmp_path):
+    from dspnet_mm.benchmark.demo import QUICK, pretrain
+    work = tmp_path / 'pretrain'
+    work.mkdir()
+    final = work / 'iter_4.pth'  # QUICK pretrains 4 iterations
+    final.write_bytes(b'')
+    msgs = []
+    path = pretrain(
+        str(work),
+        str(tmp_path / 'data'),
+        QUICK['pretrain_options'],
+        log=msgs.append)
+    assert path == str(final)
+    assert 'pretraining finished before, skipped' in msgs[0]
+
+
+def test_demo_cli_quick_with_checkpoint(tiny, tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import demo
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    work = str(tmp_path / 'demo')
+    argv = [
+        '--quick', '--work-dir', work, '--skip-pretrain', tiny['ckpt'],
+        '--widths', '0.25', '1.0', '--protocols', 'knn', '--transfer-protocols'
+    ]
+    assert demo.main(argv) == 0
+    out = capsys.readouterr().out
+    for line in ('[demo 1/3] demo data', '  generated: cls 80 train',
+                 '[demo 2/3] pretraining skipped', '[demo 3/3]',
+                 '[2/2] knn w1.0: knn_top1', HEADER,
+                 f'results:     {osp.join(work, "benchmark", "results.md")}'):
+        assert line in out, line
+    with open(osp.join(work, 'demo.json')) as f:
+        info = json.load(f)
+    assert set(info['stages']) == {'data', 'pretrain', 'benchmark', 'total'}
+    # a second run reuses the data and the finished runs
+    assert demo.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '  reused: cls 80 train' in out
+    assert out.count('cached result') == 2

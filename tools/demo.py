@@ -1,0 +1,130 @@
+"""The main demo job: demo data -> DSPNet pretraining -> every width.
+
+Generates the embedded demo data, pretrains a slimmable ResNet-18 with DSPNet
+(configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-240it_demo-cls.py),
+then runs tools/benchmark_widths.py's protocols on its final checkpoint:
+linear probe and kNN for every width, Mask R-CNN and FCN transfer for one
+width; prints the table and where everything is. A second run skips what is
+finished (and says so). About a quarter of an hour on 2 CPU cores.
+
+Examples:
+    bash scripts/run_demo.sh                       # == python tools/demo.py
+    python tools/demo.py --work-dir work_dirs/demo --transfer-widths 0.5
+    python tools/demo.py --quick                   # tiny data, 2-4 its/run
+    python tools/demo.py --skip-pretrain work_dirs/demo/pretrain/iter_240.pth
+"""
+import argparse
+import os
+import sys
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='The DSPNet demo: data, pretraining, and linear / kNN / '
+        'detection / segmentation of the exported widths.')
+    parser.add_argument(
+        '--work-dir',
+        help='everything goes here (default work_dirs/demo, with --quick '
+        'work_dirs/demo_quick)')
+    parser.add_argument(
+        '--data-root',
+        help='demo data root (default data/demo; with --quick '
+        '<work-dir>/data)')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='tiny data (SMALL_DEMO) and a few iterations in every run: '
+        'checks the wiring in a couple of minutes, numbers are noise')
+    parser.add_argument(
+        '--skip-pretrain',
+        metavar='CKPT',
+        help='benchmark this DSPNet checkpoint instead of pretraining')
+    parser.add_argument(
+        '--widths',
+        nargs='+',
+        default=['all'],
+        help='widths to benchmark (default: all trained widths)')
+    parser.add_argument(
+        '--transfer-widths',
+        nargs='+',
+        type=float,
+        default=[0.5],
+        help='widths that also get detection and segmentation')
+    parser.add_argument(
+        '--protocols',
+        nargs='+',
+        default=['linear', 'knn'],
+        choices=['linear', 'knn', 'semi', 'semi1', 'semi10'],
+        help='classification protocols for every width')
+    parser.add_argument(
+        '--transfer-protocols',
+        nargs='*',
+        default=['det', 'seg'],
+        choices=['det', 'seg'],
+        help='transfer protocols for the transfer widths')
+    parser.add_argument(
+        '--max-iters',
+        nargs='+',
+        metavar='[RUN=]N',
+        help='shrink the benchmark runs (see tools/benchmark_widths.py)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='benchmark config overrides, key=value or RUN:key=value')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='OMP_NUM_THREADS of every run (default: the environment\'s, '
+        'else 1: on a busy CPU more threads spin-wait and run slower)')
+    parser.add_argument(
+        '--stream',
+        choices=['progress', 'all', 'none'],
+        default='progress',
+        help='echo the runs\' iteration lines, every line, or nothing')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads is not None:
+        os.environ['OMP_NUM_THREADS'] = str(args.threads)
+    elif 'OMP_NUM_THREADS' not in os.environ:
+        os.environ['OMP_NUM_THREADS'] = '1'
+    import torch
+    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+
+    from dspnet_mm.benchmark import BenchmarkError
+    from dspnet_mm.benchmark.demo import run_demo
+    from dspnet_mm.benchmark.runner import parse_max_iters, split_cfg_options
+    from dspnet_mm.datasets import DemoDataError
+    work_dir = args.work_dir or ('work_dirs/demo_quick'
+                                 if args.quick else 'work_dirs/demo')
+    print(
+        f'DSPNet demo -> {work_dir} (OMP_NUM_THREADS='
+        f'{os.environ["OMP_NUM_THREADS"]})',
+        flush=True)
+    try:
+        results = run_demo(
+            work_dir,
+            data_root=args.data_root,
+            quick=args.quick,
+            checkpoint=args.skip_pretrain,
+            widths=args.widths,
+            protocols=args.protocols,
+            transfer_protocols=args.transfer_protocols,
+            transfer_widths=args.transfer_widths,
+            max_iters=parse_max_iters(args.max_iters),
+            cfg_options=split_cfg_options(args.cfg_options),
+            stream=args.stream)
+    except (BenchmarkError, DemoDataError, FileNotFoundError,
+            RuntimeError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    return 1 if results['errors'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
