@@ -168,7 +168,7 @@ def plot_results(results: dict, path: str) -> str:
         # ticks at the networks' own FLOPs, not at powers of ten
         ticks = sorted(set(round(x, 3) for x in xs))
         ax.set_xticks(ticks)
-        ax.set_xticklabels([f'{x:.3g}' for x in ticks])
+        ax.set_xticklabels([f'{x:.2f}' for x in ticks])
         ax.xaxis.set_minor_formatter(NullFormatter())
     if not drawn:
         ax.text(
@@ -179,7 +179,7 @@ def plot_results(results: dict, path: str) -> str:
             va='center',
             transform=ax.transAxes)
     else:
-        ax.legend(loc='lower right', fontsize=8)
+        ax.legend(loc='best', fontsize=8)
     ax.set_xlabel('FLOPs (G, 224x224)')
     ax.set_ylabel('top-1 accuracy (%)')
     ax.set_title(f'Accuracy vs FLOPs per width ({results.get("scale")})')

@@ -431,10 +431,11 @@ def run_logged(cmd: List[str],
                log_path: str,
                env: dict,
                echo: Optional[Callable[[str], None]],
-               every_line: bool = False) -> int:
+               every_line: bool = False,
+               append: bool = False) -> int:
     """Run ``cmd``, copy its output to ``log_path`` and echo its progress
     lines (or ``every_line``) through ``echo``."""
-    with open(log_path, 'w') as log:
+    with open(log_path, 'a' if append else 'w') as log:
         log.write(f'$ {_quote(cmd)}\n')
         log.flush()
         proc = subprocess.Popen(
@@ -477,6 +478,16 @@ def _run_key(*parts) -> str:
         h.update(str(p).encode())
         h.update(b'\0')
     return h.hexdigest()
+
+
+def _data_signature(data_root: str) -> str:
+    """What identifies the data: the demo manifest's content hash, if any
+    (regenerated demo data invalidates finished runs), else the path."""
+    try:
+        with open(osp.join(data_root, 'manifest.json')) as f:
+            return json.load(f).get('content_hash') or data_root
+    except (OSError, ValueError):
+        return data_root
 
 
 def _cached(run_dir: str, key: str) -> Optional[dict]:
@@ -698,33 +709,31 @@ def benchmark_widths(checkpoint: str,
         subjects.append((res, True))
 
     # 2. the runs, width by width
-    jobs = []
-    for res, is_base in subjects:
-        units = round(res['meta']['width'] * GRID)
-        for name in runs:
-            if (RUNS[name]['task'] in ('mmdet', 'mmseg')
-                    and transfer is not None and units not in transfer):
-                continue
-            jobs.append((res, is_base, name))
     results = dict(
         checkpoint=osp.abspath(checkpoint),
         scale=scale,
         data_root=data_root,
         protocols=list(protocols),
-        widths=[_row(res['meta']) for res in exported],
-        baselines=[_row(res['meta']) for res, b in subjects if b],
+        widths=[],
+        baselines=[],
         errors=[],
         runs=[])
-    rows = {
-        (id(res)): row
-        for (res,
-             _), row in zip(subjects, results['widths'] + results['baselines'])
-    }
+    jobs = []
+    for res, is_base in subjects:
+        row = _row(res['meta'])
+        results['baselines' if is_base else 'widths'].append(row)
+        units = round(res['meta']['width'] * GRID)
+        for name in runs:
+            if (RUNS[name]['task'] in ('mmdet', 'mmseg')
+                    and transfer is not None and units not in transfer):
+                continue
+            jobs.append((res, row, is_base, name))
+    data_sig = _data_signature(data_root)
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         [REPO_ROOT] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
     echo = None if stream == 'none' else log
-    for i, (res, is_base, name) in enumerate(jobs, 1):
+    for i, (res, row, is_base, name) in enumerate(jobs, 1):
         meta, spec = res['meta'], RUNS[name]
         tag = f'w{width_tag(meta["width"])}'
         what = f'{"baseline " if is_base else ""}{spec["label"]} {tag}'
@@ -741,13 +750,14 @@ def benchmark_widths(checkpoint: str,
         try:
             if spec['task'] is None:
                 metrics, cached = _run_knn(res, run_dir, roots['mmpretrain'],
-                                           _KNN[scale], knn_k, log, record)
+                                           _KNN[scale], knn_k, log, record,
+                                           data_sig)
             else:
                 metrics, cached = _run_train(
                     res, run_dir, name, config_of[name], roots[spec['task']],
                     _per_run(cfg_options or {}, name) or {},
                     _per_run(max_iters, name), launcher, gpus, python, env,
-                    echo, log, record, stream == 'all')
+                    echo, log, record, stream == 'all', data_sig)
         except Exception as e:  # one failing run must not stop the others
             seconds = time.perf_counter() - t0
             err = f'{type(e).__name__}: {e}'
@@ -768,7 +778,6 @@ def benchmark_widths(checkpoint: str,
             results['runs'].append(record)
             write_report(results, work_dir, plot=False)
             continue
-        row = rows[id(res)]
         row.update({k: v for k, v in metrics.items() if k in row})
         seconds = time.perf_counter() - t0
         shown = ', '.join(f'{k} {v:.2f}' for k, v in metrics.items()
@@ -791,8 +800,8 @@ def benchmark_widths(checkpoint: str,
 
 
 def _run_train(res, run_dir, name, base_cfg, data_root, options, max_iters,
-               launcher, gpus, python, env, echo, log, record,
-               echo_all) -> tuple:
+               launcher, gpus, python, env, echo, log, record, echo_all,
+               data_sig) -> tuple:
     """Write the config of one run, train it, read its metrics."""
     spec = RUNS[name]
     config = osp.join(run_dir, 'config.py')
@@ -808,7 +817,8 @@ def _run_train(res, run_dir, name, base_cfg, data_root, options, max_iters,
             str(gpus), '--work-dir', run_dir
         ]
         env = dict(env, PYTHON=python)
-    key = _run_key(text, res['meta'].get('source_sha256'), launcher, gpus)
+    key = _run_key(text, res['meta'].get('source_sha256'), launcher, gpus,
+                   data_sig)
     record.update(config=config, command=_quote(cmd))
     record['log'] = osp.join(run_dir, 'train.log')
     cached = _cached(run_dir, key)
@@ -845,11 +855,11 @@ def _run_train(res, run_dir, name, base_cfg, data_root, options, max_iters,
     return metrics, False
 
 
-def _run_knn(res, run_dir, cls_root, view, k, log, record) -> tuple:
+def _run_knn(res, run_dir, cls_root, view, k, log, record, data_sig) -> tuple:
     """kNN of one exported width, in process."""
     from ..evaluation import imagenet_style_dataset, knn_eval
     key = _run_key('knn', res['path'], res['meta'].get('source_sha256'),
-                   cls_root, view, k)
+                   cls_root, view, k, data_sig)
     cached = _cached(run_dir, key)
     if cached is not None:
         log(f'      finished before with this checkpoint: '

@@ -275,3 +275,27 @@ def test_demo_cli_quick_with_checkpoint(tiny, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert '  reused: cls 80 train' in out
     assert out.count('cached result') == 2
+
+
+def test_option_parsing_and_progress_lines():
+    from dspnet_mm.benchmark.runner import (BenchmarkError, parse_max_iters,
+                                            progress_line, split_cfg_options)
+    assert parse_max_iters(None) is None
+    assert parse_max_iters(['100']) == {'*': 100}
+    assert parse_max_iters(['linear=5', 'det=2']) == dict(linear=5, det=2)
+    with pytest.raises(BenchmarkError, match='RUN=N'):
+        parse_max_iters(['bogus=3'])
+    opts = split_cfg_options({'a.b': 1, 'linear:c': 2, 'det:a.b': 3})
+    assert opts['*'] == {'a.b': 1}
+    assert opts['linear'] == {'a.b': 1, 'c': 2}
+    assert opts['det'] == {'a.b': 3}
+    pre = '11/25 13:00:00 - mmengine - INFO - '
+    assert progress_line(
+        pre + 'Iter(train) [ 50/200]  base_lr: 1.0e-01 lr: 1.0e-01  eta: '
+        '0:00:10  time: 0.05  data_time: 0.01  loss: 2.5  loss_w1.0: 1.1'
+    ) == 'Iter(train) [ 50/200] lr: 1.0e-01 eta: 0:00:10 time: 0.05 loss: 2.5'
+    assert progress_line(pre + 'Iter(val) [8/8]  accuracy/top1: 31.6667  '
+                         'data_time: 0.02  time: 0.09') == \
+        'Iter(val) [8/8] accuracy/top1: 31.6667'
+    assert progress_line(pre + 'Iter(val) [5/8]  eta: 0:00:01') is None
+    assert progress_line(pre + 'Checkpoints will be saved to x') is None
