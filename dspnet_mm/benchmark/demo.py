@@ -92,7 +92,9 @@ def pretrain(work_dir: str,
     log(f'  $ {_quote(shown)}')
     os.makedirs(work_dir, exist_ok=True)
     log_path = osp.join(work_dir, 'train.log')
-    code = run_logged(cmd, log_path, dict(os.environ), log if echo else None)
+    # appended: a resumed run keeps the log of the interrupted one
+    code = run_logged(
+        cmd, log_path, dict(os.environ), log if echo else None, append=True)
     if code != 0 or not osp.isfile(final):
         raise RuntimeError(f'pretraining failed (exit code {code}); log: '
                            f'{_rel(log_path)}')
