@@ -65,3 +65,4 @@ default_hooks = dict(
 train_dataloader = dict(batch_size=16)
 randomness = dict(seed=0, deterministic=True)
 auto_scale_lr = dict(base_batch_size=16)
+log_processor = dict(by_epoch=False)
