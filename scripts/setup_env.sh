@@ -359,6 +359,7 @@ build_mmcv_from_source() {
 install_mmcv() {  # install_mmcv REASON_TO_SKIP_THE_WHEEL (may be empty)
     local reason=$1 wheel_name wheels_dir
     wheels_dir=${DSPNET_WHEELS_DIR:-$REPO_ROOT/../shared/wheels}
+    [[ ! -d "$wheels_dir" ]] || wheels_dir=$(cd "$wheels_dir" && pwd)
     wheel_name=$(mmcv_wheel_name)
     [[ -n "$reason" ]] ||
         reason=$(wheel_unusable_reason "$wheels_dir" "$wheel_name")
