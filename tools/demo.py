@@ -1,7 +1,7 @@
 """The main demo job: demo data -> DSPNet pretraining -> every width.
 
 Generates the embedded demo data, pretrains a slimmable ResNet-18 with DSPNet
-(configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-240it_demo-cls.py),
+(configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py),
 then runs tools/benchmark_widths.py's protocols on its final checkpoint:
 linear probe and kNN for every width, Mask R-CNN and FCN transfer for one
 width; prints the table and where everything is. A second run skips what is
@@ -11,7 +11,7 @@ Examples:
     bash scripts/run_demo.sh                       # == python tools/demo.py
     python tools/demo.py --work-dir work_dirs/demo --transfer-widths 0.5
     python tools/demo.py --quick                   # tiny data, 2-4 its/run
-    python tools/demo.py --skip-pretrain work_dirs/demo/pretrain/iter_240.pth
+    python tools/demo.py --skip-pretrain work_dirs/demo/pretrain/iter_600.pth
 """
 import argparse
 import os

@@ -25,7 +25,7 @@ __all__ = ['PRETRAIN_CONFIG', 'QUICK', 'run_demo']
 #: The DSPNet demo pretraining config.
 PRETRAIN_CONFIG = osp.join(
     REPO_ROOT, 'configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-'
-    '240it_demo-cls.py')
+    '600it_demo-cls.py')
 
 #: ``--quick``: tiny data and a few iterations everywhere (for tests).
 QUICK = dict(

@@ -16,7 +16,7 @@ sys.path.insert(0, osp.join(ROOT, 'tools'))
 import benchmark_widths as cli  # noqa: E402
 
 DSPNET_DEMO = osp.join(
-    ROOT, 'configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-240it_'
+    ROOT, 'configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_'
     'demo-cls.py')
 HEADER = ('| width | params (M) | FLOPs (G) | linear top-1 | kNN top-1 | '
           '1% top-1 | 10% top-1 | box AP | mask AP | mIoU |')

@@ -14,7 +14,7 @@ from dspnet_mm.slim import ExportError, export_widths
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs/dspnet/'
-               'dspnet_slimmable-resnet18-universal_1xb16-lars-240it_demo-cls.py')
+               'dspnet_slimmable-resnet18-universal_1xb16-lars-600it_demo-cls.py')
 
 
 def test_universal_export_recalibrates_each_width(tmp_path):

@@ -14,7 +14,7 @@ from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
 from tests.tools.test_train_tools import ROOT, _run
 
 CFG = osp.join(ROOT, 'configs/dspnet/'
-               'dspnet_slimmable-resnet18_1xb16-lars-240it_demo-cls.py')
+               'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
 
 
 @pytest.fixture(scope='module')

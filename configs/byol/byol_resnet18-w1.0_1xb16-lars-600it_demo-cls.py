@@ -1,7 +1,7 @@
 # One-by-one baseline of the DSPNet demo's width 1.0: BYOL on a plain
 # ResNet-18 with base_channels = stem_channels = 64, with the demo's data,
 # augmentations, LARS, schedule and projector sizes.
-_base_ = '../dspnet/dspnet_slimmable-resnet18_1xb16-lars-240it_demo-cls.py'
+_base_ = '../dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py'
 
 custom_imports = None
 model = dict(

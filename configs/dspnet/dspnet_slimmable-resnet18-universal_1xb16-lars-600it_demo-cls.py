@@ -2,6 +2,6 @@
 # Export recalibrates BN per width:
 #   python tools/slim_checkpoint.py CKPT --widths 0.375 0.625 --out-dir DIR \
 #       --config configs/dspnet/<this file>
-_base_ = './dspnet_slimmable-resnet18_1xb16-lars-240it_demo-cls.py'
+_base_ = './dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py'
 
 model = dict(backbone=dict(universal=True))

@@ -1,7 +1,7 @@
 # One-by-one baseline of the DSPNet demo's width 0.75: BYOL on a plain
 # ResNet-18 with base_channels = stem_channels = 64 * 0.75 = 48; everything
 # else is the width-1.0 demo baseline's recipe (= the DSPNet demo's).
-_base_ = './byol_resnet18-w1.0_1xb16-lars-240it_demo-cls.py'
+_base_ = './byol_resnet18-w1.0_1xb16-lars-600it_demo-cls.py'
 
 model = dict(
     backbone=dict(base_channels=48, stem_channels=48),
