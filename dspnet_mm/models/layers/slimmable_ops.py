@@ -17,6 +17,50 @@ from mmcv.cnn import build_norm_layer
 from .width import GRID, SlimmableMixin, channels_at, check_width
 
 
+def _layout(weight: torch.Tensor) -> torch.memory_format:
+    """The memory format of ``weight`` (channels_last stays channels_last
+    in the dense copies below, so the kernels pick the same path)."""
+    if (weight.dim() == 4 and not weight.is_contiguous()
+            and weight.is_contiguous(memory_format=torch.channels_last)):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+class _SliceWeight(torch.autograd.Function):
+    """``weight[:out, :cin]`` as one dense copy, with a one-step backward.
+
+    Why not plain indexing: ``weight[:out, :cin]`` is a strided view that
+    the conv kernels copy to dense memory in forward *and again* in
+    backward, and its gradient goes through two ``slice_backward`` steps
+    that each zero-fill a new tensor. Here the weight is copied once (the
+    copy is what the conv saves for backward) and backward zero-fills one
+    full-size gradient. The values are the same, so outputs and gradients
+    are bit-identical to plain slicing (``tests/models/test_complexity.py``).
+
+    The full-size zero fill stays: autograd gives a shared parameter a
+    gradient of its full shape. It is a fixed cost per step (the parameter
+    bytes written once, plus first-touch page faults), which bounds the
+    training-speed ratio of narrow widths at small batches
+    (``docs/benchmarks.md``).
+    """
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor, out: int, cin: int):
+        ctx.shape = weight.shape
+        ctx.memory_format = _layout(weight)
+        return weight[:out, :cin].contiguous(memory_format=ctx.memory_format)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        full = torch.empty(
+            ctx.shape,
+            dtype=grad.dtype,
+            device=grad.device,
+            memory_format=ctx.memory_format).zero_()
+        full[:grad.shape[0], :grad.shape[1]] = grad
+        return full, None, None
+
+
 class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
     """``nn.Conv2d`` that runs on its first ``round(out_channels * width)``
     filters and on as many input channels as the input has.
@@ -45,15 +89,60 @@ class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
         if in_channels > self.in_channels:
             raise ValueError(f'{in_channels} input channels exceed the '
                              f'full width of this conv ({self.in_channels})')
-        weight, bias = self.weight, self.bias
-        if out != self.out_channels or in_channels != self.in_channels:
-            weight = weight[:out, :in_channels]
-            bias = bias[:out] if bias is not None else None
-        return weight, bias
+        bias = self.bias
+        if bias is not None and out != self.out_channels:
+            bias = bias[:out]
+        return self._sliced_weight(out, in_channels), bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, bias = self.active_weight(x.shape[1])
         return self._conv_forward(x, weight, bias)
+
+    def train(self, mode: bool = True):
+        # every train() / eval() empties the weight cache (see below)
+        self._slice_cache = {}
+        return super().train(mode)
+
+    def _sliced_weight(self, out: int, cin: int) -> torch.Tensor:
+        """``weight[:out, :cin]``, dense where that saves copies.
+
+        Conv kernels copy a strided weight to dense memory before they run
+        (in backward again), so a dense slice gives bit-identical results:
+
+        * with autograd: :class:`_SliceWeight` (one copy, one zero fill);
+        * eval mode without autograd (inference, evaluating a width): the
+          dense slice is cached per ``(out, cin)``, so a forward does not
+          copy the weights again. An entry is valid while the weight's
+          version counter, storage, dtype and device are unchanged (an
+          optimizer step, ``load_state_dict`` and ``.to()`` invalidate it),
+          and every ``train()`` / ``eval()`` call empties the cache. Writes
+          through ``weight.data`` bypass the version counter (mmengine's
+          EMA and EMAHook write that way): they are seen after the next
+          ``train()`` / ``eval()``, which mmengine's loops call before they
+          run. Memory: up to ``sum(w ** 2)`` of the weight, in eval mode.
+        * training mode without autograd, or under jit tracing: the view.
+        """
+        weight = self.weight
+        if out == weight.shape[0] and cin == weight.shape[1]:
+            return weight
+        if torch.is_grad_enabled():
+            # jit tracing (mmengine's complexity analysis, ONNX) records
+            # aten ops only: give it the plain slice
+            if weight.requires_grad and not torch.jit.is_tracing():
+                return _SliceWeight.apply(weight, out, cin)
+            return weight[:out, :cin]
+        if (self.training or weight.is_inference()
+                or torch.jit.is_tracing()):
+            return weight[:out, :cin]
+        cache = self.__dict__.setdefault('_slice_cache', {})
+        stamp = (weight._version, weight.data_ptr(), weight.dtype,
+                 weight.device)
+        hit = cache.get((out, cin))
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        dense = weight[:out, :cin].contiguous(memory_format=_layout(weight))
+        cache[(out, cin)] = (stamp, dense)
+        return dense
 
 
 class SlimmableLinear(SlimmableMixin, nn.Linear):
@@ -77,6 +166,8 @@ class SlimmableLinear(SlimmableMixin, nn.Linear):
         out = (
             channels_at(self.out_features, self.width)
             if self.slim_out else self.out_features)
+        # plain strided slice: BLAS reads it in place (no copy to save), and
+        # a dense copy could change the summation order, i.e. the bits
         weight, bias = self.weight, self.bias
         if out != self.out_features or in_features != self.in_features:
             weight = weight[:out, :in_features]
