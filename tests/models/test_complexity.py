@@ -112,8 +112,40 @@ def test_linear_is_bit_identical_to_plain_slicing():
     assert torch.equal(ours, lin.weight.grad)
 
 
+def test_forwards_at_one_width_share_one_slice_until_backward():
+    # DSPNet runs each width on two views: one dense slice (one copy, one
+    # full-size gradient) per width and step, not one per view
+    torch.manual_seed(0)
+    conv = SlimmableConv2d(16, 32, 3, padding=1, bias=False)
+    x1, x2 = torch.randn(2, 8, 7, 7), torch.randn(2, 8, 7, 7)
+    grads = []
+    for shared in (True, False):
+        conv.zero_grad(set_to_none=True)
+        loss = 0
+        for w, c in ((0.5, 8), (0.25, 4)):
+            set_width(conv, w)
+            for x in (x1, x2):
+                y = conv(x[:, :c]) if shared else _plain_conv(conv, x[:, :c])
+                loss = loss + (y * y.detach().sin()).sum()
+            if shared:
+                assert len(_cache(conv)) == (1 if w == 0.5 else 2)
+        loss.backward()
+        assert not _cache(conv)  # released by backward
+        grads.append(conv.weight.grad.clone())
+    # same terms, summed in another order: equal up to rounding
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-7)
+    # a weight change without backward (no_grad in-place) is seen at once
+    set_width(conv, 0.5)
+    y0 = conv(x1)
+    with torch.no_grad():
+        conv.weight.mul_(2)
+    torch.testing.assert_close(conv(x1), 2 * y0)
+    set_width(conv, 1.0)
+
+
 def _cache(module):
-    return module.__dict__.get('_slice_cache', {})
+    from dspnet_mm.models.layers.slimmable_ops import _SLICE_CACHE
+    return _SLICE_CACHE.get(module, {})
 
 
 def test_eval_cache_equals_uncached_and_is_reused(supernet):
@@ -125,7 +157,7 @@ def test_eval_cache_equals_uncached_and_is_reused(supernet):
         again = supernet(x)[-1]
     conv = supernet.layer2[0].conv2
     assert len(_cache(conv)) == 1
-    entry = next(iter(_cache(conv).values()))[1]
+    entry = next(iter(_cache(conv).values()))[2]
     with torch.no_grad():
         assert conv.active_weight(64)[0] is entry  # a hit, no new copy
     # the uncached paths: autograd's one-copy slice, and a fresh model

@@ -7,6 +7,8 @@ tensor, so a layer needs to know only its own output width. BN is not
 shared: :class:`SwitchableBatchNorm` keeps one private BN per trained width,
 because the statistics of a narrow sub-network differ from the wide one's.
 """
+import functools
+import weakref
 from typing import Optional, Sequence
 
 import torch
@@ -26,6 +28,12 @@ def _layout(weight: torch.Tensor) -> torch.memory_format:
     return torch.contiguous_format
 
 
+#: Dense weight slices per conv, ``{conv: {(out, cin, grad): entry}}``. Kept
+#: outside the modules, so that ``deepcopy``, pickling and ``state_dict``
+#: never see them; an entry dies with its conv.
+_SLICE_CACHE: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
+
+
 class _SliceWeight(torch.autograd.Function):
     """``weight[:out, :cin]`` as one dense copy, with a one-step backward.
 
@@ -38,27 +46,37 @@ class _SliceWeight(torch.autograd.Function):
     are bit-identical to plain slicing (``tests/models/test_complexity.py``).
 
     The full-size zero fill stays: autograd gives a shared parameter a
-    gradient of its full shape. It is a fixed cost per step (the parameter
-    bytes written once, plus first-touch page faults), which bounds the
-    training-speed ratio of narrow widths at small batches
-    (``docs/benchmarks.md``).
+    gradient of its full shape. It is a fixed cost per step and slice (the
+    parameter bytes written once), which bounds the training-speed ratio of
+    narrow widths at small batches (``docs/benchmarks.md``).
     """
 
     @staticmethod
-    def forward(ctx, weight: torch.Tensor, out: int, cin: int):
+    def forward(ctx, weight: torch.Tensor, out: int, cin: int, release):
         ctx.shape = weight.shape
         ctx.memory_format = _layout(weight)
+        ctx.release = release
         return weight[:out, :cin].contiguous(memory_format=ctx.memory_format)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
+        ctx.release(ctx)
         full = torch.empty(
             ctx.shape,
             dtype=grad.dtype,
             device=grad.device,
             memory_format=ctx.memory_format).zero_()
         full[:grad.shape[0], :grad.shape[1]] = grad
-        return full, None, None
+        return full, None, None, None
+
+
+def _release(owner: 'weakref.ref', key: tuple, node) -> None:
+    """Drop the cached slice whose backward ``node`` has just run."""
+    conv = owner()
+    cache = _SLICE_CACHE.get(conv) if conv is not None else None
+    entry = cache.get(key) if cache else None
+    if entry is not None and entry[2].grad_fn is node:
+        del cache[key]
 
 
 class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
@@ -99,49 +117,59 @@ class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
         return self._conv_forward(x, weight, bias)
 
     def train(self, mode: bool = True):
-        # every train() / eval() empties the weight cache (see below)
-        self._slice_cache = {}
+        # every train() / eval() empties the slice cache (see below)
+        _SLICE_CACHE.pop(self, None)
         return super().train(mode)
 
     def _sliced_weight(self, out: int, cin: int) -> torch.Tensor:
-        """``weight[:out, :cin]``, dense where that saves copies.
+        """``weight[:out, :cin]``, dense and reused where that saves copies.
 
         Conv kernels copy a strided weight to dense memory before they run
-        (in backward again), so a dense slice gives bit-identical results:
+        (in backward again), so a dense slice gives bit-identical results.
+        A dense slice is cached per ``(out, cin)`` while the weight's
+        identity, version counter and storage are unchanged (an optimizer
+        step, ``load_state_dict`` and ``.to()`` change them), and every
+        ``train()`` / ``eval()`` call empties the cache:
 
-        * with autograd: :class:`_SliceWeight` (one copy, one zero fill);
+        * with autograd: a :class:`_SliceWeight` output, shared by every
+          forward at this width until its backward has run (DSPNet's two
+          views: one copy and one full-size gradient per width and step,
+          not one per view); backward drops it from the cache.
         * eval mode without autograd (inference, evaluating a width): the
-          dense slice is cached per ``(out, cin)``, so a forward does not
-          copy the weights again. An entry is valid while the weight's
-          version counter, storage, dtype and device are unchanged (an
-          optimizer step, ``load_state_dict`` and ``.to()`` invalidate it),
-          and every ``train()`` / ``eval()`` call empties the cache. Writes
-          through ``weight.data`` bypass the version counter (mmengine's
-          EMA and EMAHook write that way): they are seen after the next
-          ``train()`` / ``eval()``, which mmengine's loops call before they
-          run. Memory: up to ``sum(w ** 2)`` of the weight, in eval mode.
-        * training mode without autograd, or under jit tracing: the view.
+          dense slice, so a forward copies no weights.
+        * otherwise (training mode without autograd, frozen weights, jit
+          tracing, inference tensors): the plain view.
+
+        Writes through ``weight.data`` bypass the version counter
+        (mmengine's EMA writes the frozen teacher that way, which is never
+        cached; EMAHook swaps weights, and then calls ``eval()`` /
+        ``train()``): such a write is seen after the next ``train()`` /
+        ``eval()`` call, or the next backward. Memory: up to
+        ``sum(w ** 2)`` of the weight.
         """
         weight = self.weight
         if out == weight.shape[0] and cin == weight.shape[1]:
             return weight
-        if torch.is_grad_enabled():
+        grad = torch.is_grad_enabled()
+        if (torch.jit.is_tracing() or not weight.requires_grad
+                or weight.is_inference() or (self.training and not grad)):
             # jit tracing (mmengine's complexity analysis, ONNX) records
             # aten ops only: give it the plain slice
-            if weight.requires_grad and not torch.jit.is_tracing():
-                return _SliceWeight.apply(weight, out, cin)
             return weight[:out, :cin]
-        if (self.training or weight.is_inference()
-                or torch.jit.is_tracing()):
-            return weight[:out, :cin]
-        cache = self.__dict__.setdefault('_slice_cache', {})
-        stamp = (weight._version, weight.data_ptr(), weight.dtype,
-                 weight.device)
-        hit = cache.get((out, cin))
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-        dense = weight[:out, :cin].contiguous(memory_format=_layout(weight))
-        cache[(out, cin)] = (stamp, dense)
+        cache = _SLICE_CACHE.setdefault(self, {})
+        key = (out, cin, grad)
+        stamp = (weight._version, weight.data_ptr())
+        entry = cache.get(key)
+        if entry is not None and entry[0] is weight and entry[1] == stamp:
+            return entry[2]
+        if grad:
+            dense = _SliceWeight.apply(
+                weight, out, cin,
+                functools.partial(_release, weakref.ref(self), key))
+        else:
+            dense = weight[:out, :cin].contiguous(
+                memory_format=_layout(weight))
+        cache[key] = (weight, stamp, dense)
         return dense
 
 
