@@ -626,7 +626,11 @@ def part_p2(args, cfgs: Dict) -> dict:
         model, wrapper = models[name]
         return lambda: model.train_step(batch, wrapper)
 
-    res = interleaved({n: step(n) for n in models}, args.p2_reps)
+    fns = {n: step(n) for n in models}
+    if args.p2_before:
+        # the same model with plain strided slicing (before this work)
+        fns['dspnet_before'] = _with_plain_slicing(step('dspnet'))
+    res = interleaved(fns, args.p2_reps)
     byol_cpu = sum(res[f'byol_w{w}']['cpu'] for w in WIDTHS)
     byol_wall = sum(res[f'byol_w{w}']['wall'] for w in WIDTHS)
     it_ratio = res['dspnet']['cpu'] / byol_cpu
@@ -636,7 +640,10 @@ def part_p2(args, cfgs: Dict) -> dict:
     print(f'sum of BYOL   {byol_cpu * 1e3:10.1f}  {byol_wall * 1e3:11.1f}')
     print(f'iteration ratio DSPNet / sum BYOL: {it_ratio:.3f} (CPU), '
           f'{res["dspnet"]["wall"] / byol_wall:.3f} (wall); FLOPs predict '
-          f'{predicted:.3f}')
+          f'{predicted:.3f}' + (
+              '' if not args.p2_before else
+              f'; with plain slicing (dspnet_before): '
+              f'{res["dspnet_before"]["cpu"] / byol_cpu:.3f}'))
 
     # a short epoch: every run loads its own data, as one-by-one runs do
     n_it = args.p2_iters
@@ -712,7 +719,7 @@ def _p2_malloc_tuned(args):
     cmd = [
         sys.executable,
         osp.abspath(__file__), '--parts', 'p2', '--p2-malloc', 'off',
-        '--p2-no-profile', '--threads',
+        '--p2-no-profile', '--p2-before', '--threads',
         str(args.threads), '--p2-batch',
         str(args.p2_batch), '--p2-px',
         str(args.p2_px), '--p2-reps',
@@ -917,6 +924,11 @@ def parse_args():
                                                         'demo'))
     parser.add_argument('--profile', action='store_true',
                         help='print the P2 profile even if the target is met')
+    parser.add_argument(
+        '--p2-before',
+        action='store_true',
+        help='also time DSPNet with plain slicing (the malloc-tuned child '
+        'does: its allocator keeps the two from disturbing each other)')
     parser.add_argument('--p2-no-profile', action='store_true',
                         help='never print the P2 profile')
     parser.add_argument(
