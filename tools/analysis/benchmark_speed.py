@@ -907,7 +907,7 @@ def parse_args():
         default='p1,cx,mem,p2,p3,p4',
         help='comma-separated subset of p1,cx,mem,p2,p3,p4')
     parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--reps', type=int, default=5,
+    parser.add_argument('--reps', type=int, default=7,
                         help='interleaved repetitions per P1 measurement')
     parser.add_argument('--p1-depths', type=int, nargs='+', default=[50, 18])
     parser.add_argument('--p1-before', type=int, nargs='*', default=[50],
