@@ -42,8 +42,11 @@ class _SliceWeight(torch.autograd.Function):
     backward, and its gradient goes through two ``slice_backward`` steps
     that each zero-fill a new tensor. Here the weight is copied once (the
     copy is what the conv saves for backward) and backward zero-fills one
-    full-size gradient. The values are the same, so outputs and gradients
-    are bit-identical to plain slicing (``tests/models/test_complexity.py``).
+    full-size gradient. The values are the same, so the outputs, and the
+    gradient of one use, are bit-identical to plain slicing; several uses
+    of one slice (see :meth:`SlimmableConv2d._sliced_weight`) are summed
+    before the full-size gradient is formed, i.e. the same terms in another
+    order (``tests/models/test_complexity.py``).
 
     The full-size zero fill stays: autograd gives a shared parameter a
     gradient of its full shape. It is a fixed cost per step and slice (the
@@ -144,8 +147,8 @@ class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
         (mmengine's EMA writes the frozen teacher that way, which is never
         cached; EMAHook swaps weights, and then calls ``eval()`` /
         ``train()``): such a write is seen after the next ``train()`` /
-        ``eval()`` call, or the next backward. Memory: up to
-        ``sum(w ** 2)`` of the weight.
+        ``eval()`` call (by an autograd slice also after its backward).
+        Memory: up to ``sum(w ** 2)`` of the weight.
         """
         weight = self.weight
         if out == weight.shape[0] and cin == weight.shape[1]:
