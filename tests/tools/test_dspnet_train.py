@@ -11,7 +11,7 @@ from mmengine.runner import load_checkpoint
 from mmpretrain.models import ResNet
 
 from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
-from tests.tools.test_train_tools import ROOT, _run
+from tests.tools.test_train_tools import ROOT, _run, logged, train_ok
 
 CFG = osp.join(ROOT, 'configs/dspnet/'
                'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
@@ -35,25 +35,11 @@ def _opts(data_root, max_iters):
 
 
 def _train(work_dir, data_root, max_iters, *extra):
-    proc = _run([
-        sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir, *extra
-    ] + _opts(data_root, max_iters))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+    return train_ok(CFG, work_dir, _opts(data_root, max_iters), *extra)
 
 
 def _width_losses(work_dir):
-    import glob
-    import json
-    out = {}
-    for path in glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                   'scalars.json')):
-        with open(path) as f:
-            for line in f:
-                rec = json.loads(line)
-                if 'loss_w1.0' in rec:
-                    out[rec['step']] = rec
-    return out
+    return logged(work_dir, 'loss_w1.0')
 
 
 def test_pretrain_resume_export_strict_load(data_root, tmp_path):

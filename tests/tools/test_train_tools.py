@@ -45,24 +45,34 @@ def _run(args, **kwargs):
     return proc
 
 
-def _train(work_dir, data_root, max_iters, *extra):
+def train_ok(cfg, work_dir, opts, *extra):
+    """Run tools/train.py on ``cfg``; it must succeed."""
     proc = _run([
-        sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir, *extra
-    ] + _opts(data_root, max_iters))
+        sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir, *extra
+    ] + opts)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
-def _losses(work_dir):
+def _train(work_dir, data_root, max_iters, *extra):
+    return train_ok(CFG, work_dir, _opts(data_root, max_iters), *extra)
+
+
+def logged(work_dir, key):
+    """step -> logged record, for the records of a run that hold ``key``."""
     out = {}
     for path in glob.glob(osp.join(work_dir, '*', 'vis_data',
                                    'scalars.json')):
         with open(path) as f:
             for line in f:
                 rec = json.loads(line)
-                if 'loss' in rec:
-                    out[rec['step']] = rec['loss']
+                if key in rec:
+                    out[rec['step']] = rec
     return out
+
+
+def _losses(work_dir):
+    return {s: rec['loss'] for s, rec in logged(work_dir, 'loss').items()}
 
 
 def test_config_classes_match_generator():
