@@ -5,14 +5,17 @@ Kept in the package (and unit-tested) so the tools stay thin.
 import os
 import os.path as osp
 from datetime import timedelta
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from .checkpoint import CheckpointError, check_safe_loading_env
+
 __all__ = [
-    'apply_common_args', 'apply_train_args', 'check_data_roots',
-    'init_distributed'
+    'apply_common_args', 'apply_train_args', 'build_runner',
+    'check_data_roots', 'init_distributed', 'user_error'
 ]
 
 
@@ -56,9 +59,31 @@ def apply_common_args(cfg: Config, args) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    check_safe_loading_env()
     check_data_roots(cfg)
     init_distributed(cfg, args.launcher)
     return cfg
+
+
+def build_runner(cfg: Config):
+    """The tools' runner: :class:`dspnet_mm.engine.SafeRunner`."""
+    from ..engine.runner import SafeRunner
+    runner_type = cfg.get('runner_type', 'SafeRunner')
+    if runner_type not in ('SafeRunner', SafeRunner):
+        raise ValueError(
+            f'runner_type={runner_type!r}: the dspnet_mm tools run '
+            'SafeRunner (safe loading, atomic checkpoints, resume from the '
+            'last complete one); remove runner_type from the config')
+    return SafeRunner.from_cfg(cfg)
+
+
+def user_error(error: BaseException) -> Optional[str]:
+    """The one-line message of an error caused by the run's input (a
+    checkpoint, the data, a diverging loss), or None for anything else
+    (a bug: keep its traceback)."""
+    if isinstance(error, (CheckpointError, FloatingPointError)):
+        return str(error)
+    return None
 
 
 def _data_roots(dataset):
