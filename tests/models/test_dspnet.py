@@ -194,3 +194,26 @@ def test_universal_mode_and_bn_recalibration():
     assert bn.momentum == 0.1 and not model.training is False
     with pytest.raises(ValueError, match='outside the universal range'):
         backbone.check_width(0.125)
+
+
+@pytest.mark.parametrize('part,change', [
+    ('neck', dict(widths=[0.5, 1.0])),
+    ('head', dict(predictor=dict(widths=[0.25, 0.5, 1.0]))),
+    ('neck', dict(widths=None)),
+    ('universal', dict(widths=[0.25, 1.0])),
+])
+def test_widths_that_disagree_are_refused_at_build(part, change):
+    cfg = dspnet_cfg()
+    if part == 'head':
+        cfg['head']['predictor'].update(change['predictor'])
+    elif part == 'neck':
+        cfg['neck'].update(change)
+    else:  # universal backbone with per-width BNs in the neck
+        cfg['backbone'].update(universal=True, widths=[0.25, 1.0])
+        cfg['neck'].update(change)
+    with pytest.raises(ValueError, match='widths .* disagree'):
+        MODELS.build(cfg)
+    # what DSPNet fills in by itself agrees
+    cfg = dspnet_cfg(neck=dict(widths=[1.0, 0.75, 0.5, 0.25]))
+    model = MODELS.build(cfg)
+    assert model.neck.widths == model.head.predictor.widths == tuple(WIDTHS)

@@ -4,7 +4,7 @@ from mmdet.models.backbones import ResNet as MMDetResNet
 from mmpretrain.models import ResNet as MMPretrainResNet
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from dspnet_mm import SlimmableResNet, set_width
+from dspnet_mm import SlimmableResNet, get_width, set_width, width_context
 from dspnet_mm.models.layers import SwitchableBatchNorm
 from dspnet_mm.registry import MODELS
 
@@ -102,3 +102,47 @@ def test_mmpretrain_resnet_is_the_reference_layout():
     # the exported key set is the stock one (checked in full in test_export)
     ours = {_plain_name(k) for k in SlimmableResNet(18).state_dict()}
     assert ours == set(MMPretrainResNet(18).state_dict())
+
+
+def _switches(model):
+    """Every public way of switching ``model``'s width."""
+    from dspnet_mm.models.utils import recalibrate_bn
+
+    def context(w):
+        with width_context(model, w):
+            pass
+
+    def recalibrate(w):
+        recalibrate_bn(model, w, [torch.randn(2, 3, 32, 32)])
+
+    return dict(
+        set_width=lambda w: set_width(model, w),
+        width_context=context,
+        recalibrate_bn=recalibrate)
+
+
+@pytest.mark.parametrize('way', ['set_width', 'width_context',
+                                 'recalibrate_bn'])
+def test_every_switch_refuses_widths_outside_the_universal_range(way):
+    model = SlimmableResNet(18, widths=[0.25, 0.75], universal=True)
+    switch = _switches(model)[way]
+    for bad in (0.125, 0.875, 1.0):
+        with pytest.raises(ValueError, match='outside the universal range'):
+            switch(bad)
+        assert get_width(model) == 0.75  # nothing was switched
+    switch(0.375)  # on the grid and in range
+
+
+@pytest.mark.parametrize('way', ['set_width', 'width_context',
+                                 'recalibrate_bn'])
+def test_every_switch_refuses_untrained_widths(way):
+    model = SlimmableResNet(18, widths=[0.5, 1.0])
+    switch = _switches(model)[way]
+    for bad in (0.25, 0.75):
+        with pytest.raises(ValueError, match='not one of the trained widths'):
+            switch(bad)
+        assert get_width(model) == 1.0
+    with pytest.raises(ValueError, match='not one of the trained widths'):
+        model.bn1.set_width(0.25)  # a single layer refuses as well
+    assert model.bn1.width == 1.0
+    switch(0.5)

@@ -8,7 +8,7 @@ from mmpretrain.models.utils import CosineEMA
 from mmpretrain.structures import DataSample
 
 from dspnet_mm.registry import MODELS
-from ..layers import set_width, width_tag
+from ..layers import GRID, set_width, width_tag
 from ..utils import WidthSampler
 
 DISTILL_SOURCES = ('target', 'online', 'both')
@@ -89,6 +89,7 @@ class DSPNet(BaseSelfSupervisor):
             pretrained=pretrained,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+        self._check_widths()
         self.width_sampler = WidthSampler(
             self.backbone.widths,
             num_sampled=num_sampled,
@@ -103,6 +104,32 @@ class DSPNet(BaseSelfSupervisor):
         # network (built now, while the online network is at full width)
         self.target_net = CosineEMA(
             nn.Sequential(self.backbone, self.neck), momentum=base_momentum)
+
+    def _check_widths(self) -> None:
+        """Backbone, projector and predictor must agree on the widths: one
+        BN per trained width in each (shared BNs in universal mode)."""
+
+        def grid(widths):
+            return None if widths is None else sorted(
+                {round(float(w) * GRID)
+                 for w in widths})
+
+        universal = getattr(self.backbone, 'universal', False)
+        parts = dict(
+            backbone=None if universal else getattr(self.backbone, 'widths',
+                                                    None),
+            neck=getattr(self.neck, 'widths', None),
+            predictor=getattr(self.head.predictor, 'widths', None))
+        if len({str(grid(w)) for w in parts.values()}) > 1:
+            found = ', '.join(
+                f'{k}: {"shared BN" if v is None else list(v)}'
+                for k, v in parts.items())
+            raise ValueError(
+                f'DSPNet: the widths of backbone, neck and head.predictor '
+                f'disagree ({found}{", universal mode" if universal else ""})'
+                '. Give the widths once, as model.backbone.widths: DSPNet '
+                'fills those of the neck and the predictor (per-width BNs; '
+                'shared BNs in universal mode).')
 
     @property
     def max_width(self) -> float:
