@@ -11,7 +11,8 @@ from mmengine.runner import load_checkpoint
 from mmpretrain.models import ResNet
 
 from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
-from tests.tools.test_train_tools import ROOT, _run, logged, train_ok
+from tests.tools.test_train_tools import (ROOT, _run, free_port, logged,
+                                         train_ok)
 
 CFG = osp.join(ROOT, 'configs/dspnet/'
                'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
@@ -104,7 +105,7 @@ def test_ddp_two_processes_no_unused_parameters(data_root, tmp_path):
         env=dict(
             os.environ,
             PYTHON=sys.executable,
-            PORT='29533',
+            PORT=str(free_port()),
             OMP_NUM_THREADS='1'),
         capture_output=True,
         text=True)

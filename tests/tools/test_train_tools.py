@@ -5,6 +5,7 @@ import os
 import os.path as osp
 import pickle
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -36,6 +37,13 @@ def _opts(data_root, max_iters):
         'default_hooks.checkpoint.interval=2',
         'default_hooks.checkpoint.max_keep_ckpts=-1'
     ]
+
+
+def free_port() -> int:
+    """A TCP port that is free now (for a process group's rendezvous)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def _run(args, **kwargs):
@@ -119,7 +127,7 @@ def test_train_resume_matches_uninterrupted_run(data_root, tmp_path):
 
 def test_dist_train_two_processes_then_export(data_root, tmp_path):
     work = str(tmp_path / 'dist')
-    env_python = dict(PYTHON=sys.executable, PORT='29517')
+    env_python = dict(PYTHON=sys.executable, PORT=str(free_port()))
     proc = subprocess.run(
         ['bash', 'tools/dist_train.sh', CFG, '2', '--work-dir', work] +
         _opts(data_root, 2),
