@@ -4,6 +4,8 @@ Kept in the package (and unit-tested) so the tools stay thin.
 """
 import os
 import os.path as osp
+import re
+import traceback
 from datetime import timedelta
 from typing import Optional
 
@@ -77,13 +79,46 @@ def build_runner(cfg: Config):
     return SafeRunner.from_cfg(cfg)
 
 
+#: mmcv 2.1.0's LoadImageFromFile when an image does not decode.
+_UNDECODABLE = re.compile(r'AssertionError: failed to load image: (.+?)\s*$',
+                          re.M)
+_OS_ERROR = re.compile(r"\[Errno \d+\] ([^:\n]+): '([^'\n]+)'")
+
+
+def unreadable_image(error: BaseException) -> Optional[str]:
+    """The message for an image the data pipeline cannot read, or None.
+
+    A corrupt, missing or unreadable training image stops training with
+    this message (we do not skip it: a silently shrinking dataset changes
+    the recipe). Recognised from mmcv's ``LoadImageFromFile``: its
+    ``failed to load image: <path>`` assertion, or an ``OSError`` raised
+    inside it; in a DataLoader worker both arrive as text.
+    """
+    text = ''.join(
+        traceback.format_exception(type(error), error,
+                                   error.__traceback__))
+    if 'transforms/loading.py' not in text:
+        return None
+    match = _UNDECODABLE.search(text)
+    if match:
+        path, reason = match.group(1), 'it does not decode as an image'
+    else:
+        match = _OS_ERROR.search(text)
+        if not match:
+            return None
+        path, reason = match.group(2), match.group(1).lower()
+    return (f'cannot read the image {path!r}: {reason}. Replace the file '
+            'or remove its line from the annotation file (training stops '
+            'instead of skipping it)')
+
+
 def user_error(error: BaseException) -> Optional[str]:
     """The one-line message of an error caused by the run's input (a
     checkpoint, the data, a diverging loss), or None for anything else
     (a bug: keep its traceback)."""
     if isinstance(error, (CheckpointError, FloatingPointError)):
         return str(error)
-    return None
+    return unreadable_image(error)
 
 
 def _data_roots(dataset):

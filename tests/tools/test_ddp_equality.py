@@ -43,7 +43,7 @@ def _config(tmp_path, data_root):
     path.write_text(f"""
 _base_ = [{UNIVERSAL!r}]
 custom_imports = dict(
-    imports=['dspnet_mm', 'tests.tools.ddp_probe'],
+    imports=['dspnet_mm', 'tests.tools.probe_hooks'],
     allow_failed_imports=False)
 model = dict(
     backbone=dict(norm_cfg=dict(type='SyncBN')),

@@ -163,6 +163,10 @@ class DSPNet(BaseSelfSupervisor):
             Dict[str, torch.Tensor]: ``loss_w{width}`` for every trained
             width; the full width's is BYOL's loss, the others are lambda
             times their distillation loss.
+
+        Raises:
+            FloatingPointError: a width's loss is NaN or inf; the message
+                names the width and the (1-based) iteration.
         """
         assert isinstance(inputs, list) and len(inputs) == 2
         img_v1, img_v2 = inputs
@@ -201,4 +205,24 @@ class DSPNet(BaseSelfSupervisor):
         finally:
             self._set_online_width(self.max_width)
         self.width_losses = raw
+        self._check_finite(raw, step)
         return losses
+
+    @staticmethod
+    def _check_finite(raw: Dict[str, torch.Tensor], step: int) -> None:
+        """Stop before the update when a width's loss is NaN or inf.
+
+        One device sync per step. Raised from :meth:`loss`, i.e. before
+        backward and the optimizer step: the weights and every checkpoint
+        saved so far stay as they were.
+        """
+        if bool(torch.isfinite(torch.stack(list(raw.values()))).all()):
+            return
+        bad = [k for k, v in raw.items() if not torch.isfinite(v)]
+        raise FloatingPointError(
+            f'DSPNet: the loss at width {bad[0]} is '
+            f'{raw[bad[0]].item()} at iteration {step + 1} (non-finite at '
+            f'widths {", ".join(bad)}). Training stopped before this '
+            'iteration\'s update; the checkpoints saved so far are intact. '
+            'Resume from the last one with a lower learning rate, or find '
+            'what diverged at that width.')

@@ -49,3 +49,23 @@ class DDPProbeHook(Hook):
         torch.save(
             dict(steps=self.steps, state=state),
             osp.join(runner.work_dir, f'probe_rank{get_rank()}.pth'))
+
+
+@HOOKS.register_module()
+class PoisonWidthHook(Hook):
+    """Before iteration ``at`` (1-based), writes NaN into a BN weight that
+    only ``width`` uses: from then on that width's loss is NaN."""
+    priority = 'LOW'
+
+    def __init__(self, at: int, width: float):
+        self.at = at
+        self.width = width
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if runner.iter + 1 != self.at:
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        bn1 = model.backbone.bn1
+        with torch.no_grad():
+            bn1.bns[bn1.index_of(self.width)].weight[0] = float('nan')
