@@ -10,7 +10,7 @@ from mmengine.config import Config, DictAction
 
 import dspnet_mm  # noqa: F401  (registers our modules)
 from dspnet_mm.utils.launch import (apply_train_args, build_runner,
-                                   local_rank_env, user_error)
+                                    local_rank_env, user_error)
 
 
 def parse_args(argv=None):

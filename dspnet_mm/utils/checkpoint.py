@@ -117,8 +117,8 @@ def safe_globals():
 def check_safe_loading_env() -> None:
     """Refuse to run when the environment turns torch's safe loading off."""
     for name in UNSAFE_ENV:
-        if os.environ.get(name, '0').strip().lower() in ('1', 'y', 'yes',
-                                                           'true'):
+        value = os.environ.get(name, '0').strip().lower()
+        if value in ('1', 'y', 'yes', 'true'):
             raise CheckpointError(
                 f'{name} is set: it makes torch unpickle any object in '
                 'checkpoints that mmengine loads (init_cfg=Pretrained, '

@@ -54,14 +54,25 @@ def test_builds_from_every_registry():
         assert isinstance(model, SlimmableResNet)
 
 
-def test_zero_init_residual_reaches_every_width():
-    model = SlimmableResNet(18, zero_init_residual=True)
+@pytest.mark.parametrize('zero_init', [True, False])
+def test_zero_init_residual_reaches_every_width(zero_init):
+    model = SlimmableResNet(18, zero_init_residual=zero_init)
     model.init_weights()
+    last, other = 0, 0
     for name, m in model.named_modules():
-        if name.endswith('bn2') and isinstance(m, SwitchableBatchNorm):
-            assert all(torch.all(bn.weight == 0) for bn in m.bns)
-        if name.endswith('bn1') and isinstance(m, SwitchableBatchNorm):
-            assert all(torch.all(bn.weight == 1) for bn in m.bns)
+        if not isinstance(m, SwitchableBatchNorm):
+            continue
+        assert len(m.bns) == 4  # one BN per width
+        weights = [bn.weight for bn in m.bns]
+        if name.endswith('bn2'):  # the last BN of each residual branch
+            last += 1
+            expect = 0.0 if zero_init else 1.0
+        else:  # stem, bn1 of each block, downsample BNs
+            other += 1
+            expect = 1.0
+        assert all(torch.all(w == expect) for w in weights), name
+    # ResNet-18: 8 blocks; the stem, 8 bn1 and 3 downsample BNs
+    assert (last, other) == (8, 12)
 
 
 @pytest.mark.parametrize('frozen_stages,norm_eval', [(1, True), (2, False),
@@ -90,12 +101,29 @@ def test_frozen_stages_and_norm_eval_match_mmdet(frozen_stages, norm_eval):
             n_bn += 1
             assert m.training == ref_mode[_plain_name(n + '.x')[:-2]], n
     assert n_bn == 4 * 53
-    # frozen stages really stay frozen through a training step
-    if frozen_stages >= 1:
-        before = ours.layer1[0].conv1.weight.clone()
-        ours(torch.randn(2, 3, 32, 32))[-1].sum().backward()
-        assert ours.layer1[0].conv1.weight.grad is None
-        assert torch.equal(before, ours.layer1[0].conv1.weight)
+    # a real optimizer step over every parameter (weight decay and momentum
+    # touch all that have a gradient): frozen ones stay, the others move,
+    # and BNs in eval mode keep their statistics
+    before = {n: t.clone() for n, t in ours.state_dict().items()}
+    opt = torch.optim.SGD(
+        ours.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+    set_width(ours, 0.5)
+    sum(o.sum() for o in ours(torch.randn(2, 3, 32, 32))).backward()
+    opt.step()
+    moved = frozen = 0
+    for n, p in ours.named_parameters():
+        same = torch.equal(before[n], p)
+        if not p.requires_grad:
+            frozen += 1
+            assert same and p.grad is None, n
+        elif p.grad is not None and p.grad.abs().sum() > 0:
+            moved += 1
+            assert not same, n
+    assert (frozen > 0) == (frozen_stages >= 1)
+    assert moved > 0
+    for n, m in ours.named_modules():
+        if isinstance(m, _BatchNorm) and not m.training:
+            assert torch.equal(before[n + '.running_mean'], m.running_mean), n
 
 
 def test_mmpretrain_resnet_is_the_reference_layout():

@@ -50,7 +50,11 @@ class DSPNet(BaseSelfSupervisor):
         distill_from (str): target of the sub-widths: ``'target'`` (the
             momentum teacher, default), ``'online'`` (the detached
             full-width online prediction, in-place distillation as US-Nets)
-            or ``'both'`` (the mean of the two losses).
+            or ``'both'`` (the mean of the two losses). Every target is
+            cross-view, like BYOL's loss: view 1's prediction at width
+            ``w`` learns view 2's target and vice versa, i.e.
+            ``l(p1_w, z2) + l(p2_w, z1)`` with ``z`` the teacher's
+            projection or the full width's prediction.
         distill_weight (float): initial lambda.
         base_momentum (float): start value of mmengine's EMA momentum, i.e.
             ``1 - tau`` (0.01 means tau = 0.99); annealed to 0 (tau = 1)

@@ -176,4 +176,3 @@ class SlimmableResNet(ResNet, WidthConstraint):
     def extra_repr(self) -> str:
         return (f'depth={self.depth}, widths={self.widths}, '
                 f'universal={self.universal}')
-

@@ -6,6 +6,6 @@ from .width import (GRID, SlimmableMixin, WidthConstraint, channels_at,
 
 __all__ = [
     'GRID', 'SlimmableMixin', 'SlimmableBatchNorm', 'SlimmableConv2d', 'SlimmableLinear',
-    'SwitchableBatchNorm', 'WidthConstraint', 'channels_at', 'check_width', 'get_width',
-    'set_width', 'width_context', 'width_tag'
+    'SwitchableBatchNorm', 'WidthConstraint', 'channels_at', 'check_width',
+    'get_width', 'set_width', 'width_context', 'width_tag'
 ]
