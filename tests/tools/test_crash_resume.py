@@ -89,7 +89,7 @@ def runs(work_dir):
 def reference(data_root, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('reference'))
     proc = _start(work, data_root)
-    assert proc.wait(timeout=300) == 0, open(proc.console).read()[-3000:]
+    assert proc.wait(timeout=1800) == 0, open(proc.console).read()[-3000:]
     (ref, ) = runs(work)
     assert sorted(ref) == list(range(1, MAX_ITERS + 1))
     return work, ref
@@ -138,7 +138,7 @@ def test_torn_last_checkpoint_resumes_from_the_previous(
     with open(osp.join(work, 'last_checkpoint'), 'w') as f:
         f.write(torn)
     proc = _start(work, data_root, '--resume')
-    assert proc.wait(timeout=300) == 0, open(proc.console).read()[-3000:]
+    assert proc.wait(timeout=1800) == 0, open(proc.console).read()[-3000:]
     text = open(proc.console).read()
     assert 'not resuming from a torn file' in text and torn in text
     assert _resumed_from(proc.console) == MAX_ITERS - 1
@@ -157,7 +157,7 @@ def test_sigkill_in_training_and_in_checkpoint_writing(
 
     # 1. killed at a random moment after training has started
     proc = _start(work, data_root)
-    assert _wait_for(lambda: any(runs(work)), proc, 120, 0.05), ctx
+    assert _wait_for(lambda: any(runs(work)), proc, 900, 0.05), ctx
     time.sleep(rng.uniform(0.0, 1.5))
     proc.kill()
     proc.wait()
@@ -171,7 +171,7 @@ def test_sigkill_in_training_and_in_checkpoint_writing(
         matches = (TEMP_PATTERN.match(n) for n in os.listdir(work))
         return any(m and pid in (None, int(m.group('pid'))) for m in matches)
 
-    assert _wait_for(lambda: writing(proc.pid), proc, 120, 0.001), (
+    assert _wait_for(lambda: writing(proc.pid), proc, 900, 0.001), (
         ctx, 'no checkpoint write was caught', open(proc.console).read())
     time.sleep(rng.uniform(0.0, 0.01))
     proc.kill()
@@ -183,7 +183,7 @@ def test_sigkill_in_training_and_in_checkpoint_writing(
 
     # 3. resumed to the end, from the last complete checkpoint
     proc = _start(work, data_root, '--resume')
-    assert proc.wait(timeout=300) == 0, open(proc.console).read()[-3000:]
+    assert proc.wait(timeout=1800) == 0, open(proc.console).read()[-3000:]
     assert _resumed_from(proc.console) == (complete[-1] if complete else 0), (
         ctx, complete)
     assert not writing()  # the killed save's temporary file is gone
