@@ -1,10 +1,11 @@
 """dspnet_mm: slimmable self-supervised pretraining (DSPNet) for OpenMMLab.
 
 Importing the package registers its modules into mmpretrain's registries
-(and SlimmableResNet into mmdet's and mmseg's), and makes torch's safe
-loader accept the plain types mmengine writes into its checkpoints.
+(and SlimmableResNet into mmdet's and mmseg's). It changes nothing about
+torch's safe loading: checkpoints are loaded by
+:func:`dspnet_mm.utils.checkpoint.load_checkpoint_safely` and
+:class:`dspnet_mm.engine.SafeRunner`, with an allow-list scoped to each load.
 """
-from .utils import checkpoint as _checkpoint  # noqa: F401 (allow-list)
 from .utils import compat as _compat  # noqa: F401 (numpy 2 fix)
 from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403

@@ -1,4 +1,4 @@
-"""Test a checkpoint with an mmengine Runner (mmpretrain's tools/test.py).
+"""Test a checkpoint with dspnet_mm's SafeRunner (mmpretrain's test.py).
 
 Example:
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out r.json]
@@ -8,10 +8,10 @@ import json
 import os.path as osp
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-import dspnet_mm  # noqa: F401  (registers our modules; safe loading)
-from dspnet_mm.utils.launch import apply_common_args, local_rank_env
+import dspnet_mm  # noqa: F401  (registers our modules)
+from dspnet_mm.utils.launch import (apply_common_args, build_runner,
+                                    local_rank_env, user_error)
 
 
 def parse_args(argv=None):
@@ -46,8 +46,14 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         raise SystemExit(f'error: {e}')
     cfg.load_from = args.checkpoint
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    try:
+        runner = build_runner(cfg)
+        metrics = runner.test()
+    except Exception as e:  # noqa: BLE001 - bad input is one error line
+        message = user_error(e)
+        if message is None:
+            raise
+        raise SystemExit(f'error: {message}') from None
     if args.out and runner.rank == 0:
         with open(args.out, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)

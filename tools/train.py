@@ -1,4 +1,4 @@
-"""Train with an mmengine Runner (mmpretrain's tools/train.py, plus dspnet_mm).
+"""Train with dspnet_mm's SafeRunner (mmpretrain's tools/train.py).
 
 Examples:
     python tools/train.py configs/dspnet/<cfg>.py [--resume] [--amp]
@@ -7,10 +7,10 @@ Examples:
 import argparse
 
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-import dspnet_mm  # noqa: F401  (registers our modules; safe resume)
-from dspnet_mm.utils.launch import apply_train_args, local_rank_env
+import dspnet_mm  # noqa: F401  (registers our modules)
+from dspnet_mm.utils.launch import (apply_train_args, build_runner,
+                                    local_rank_env, user_error)
 
 
 def parse_args(argv=None):
@@ -67,8 +67,14 @@ def main(argv=None):
         cfg = apply_train_args(cfg, args)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         raise SystemExit(f'error: {e}')
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner = build_runner(cfg)
+        runner.train()
+    except Exception as e:  # noqa: BLE001 - bad input is one error line
+        message = user_error(e)
+        if message is None:
+            raise
+        raise SystemExit(f'error: {message}') from None
     return runner
 
 

@@ -19,6 +19,7 @@ from mmpretrain.models.backbones import ResNet
 
 from ..models.backbones.slimmable_resnet import DEPTHS, resnet_stage_channels
 from ..models.layers import GRID, check_width, width_tag
+from ..utils.atomic import commit, temp_path
 from ..utils.checkpoint import load_checkpoint_safely
 from ..version import __version__
 
@@ -269,16 +270,6 @@ def recalibrated_state_dicts(cfg, state_dict: Dict[str, torch.Tensor],
     return out
 
 
-def _atomic_save(obj, path: str) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}'
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def _prepare_out_dir(out_dir: str) -> None:
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -301,9 +292,10 @@ def export_widths(checkpoint: str,
                   recalib_batches: int = 20) -> List[dict]:
     """Write one plain ResNet checkpoint per width.
 
-    Everything is validated before the first file is written; each file is
-    written to a temporary name and renamed, and if any width fails the
-    files of this call are removed again.
+    Everything is validated before the first file is written. Every file
+    is first written to a temporary name; only when all widths are written
+    are they renamed to their final names, so a failure (or a kill) before
+    that leaves the output dir as it was, earlier exports included.
 
     Args:
         checkpoint (str): a SlimmableResNet or DSPNet checkpoint.
@@ -376,7 +368,7 @@ def export_widths(checkpoint: str,
                                              info['prefix'], recalib_batches)
 
     source_sha = _sha256(checkpoint)
-    results, written = [], []
+    results, pending = [], []
     try:
         for w in selected:
             sd = slice_width(
@@ -402,14 +394,16 @@ def export_widths(checkpoint: str,
                 exporter=f'dspnet_mm {__version__}')
             path = osp.join(out_dir,
                             f'resnet{info["depth"]}_w{width_tag(w)}.pth')
-            _atomic_save(dict(state_dict=sd, meta=meta), path)
-            written.append(path)
+            tmp = temp_path(path)
+            pending.append((tmp, path))
+            torch.save(dict(state_dict=sd, meta=meta), tmp)
             results.append(dict(path=path, meta=meta))
-    except BaseException:
-        for path in written:
-            if osp.exists(path):
-                os.remove(path)
-        raise
+        for tmp, path in pending:
+            commit(tmp, path)
+    finally:
+        for tmp, _ in pending:
+            if osp.lexists(tmp):
+                os.remove(tmp)
     return results
 
 

@@ -4,15 +4,20 @@ Kept in the package (and unit-tested) so the tools stay thin.
 """
 import os
 import os.path as osp
+import re
+import traceback
 from datetime import timedelta
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from .checkpoint import CheckpointError, check_safe_loading_env
+
 __all__ = [
-    'apply_common_args', 'apply_train_args', 'check_data_roots',
-    'init_distributed'
+    'apply_common_args', 'apply_train_args', 'build_runner',
+    'check_data_roots', 'init_distributed', 'user_error'
 ]
 
 
@@ -56,9 +61,64 @@ def apply_common_args(cfg: Config, args) -> Config:
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
+    check_safe_loading_env()
     check_data_roots(cfg)
     init_distributed(cfg, args.launcher)
     return cfg
+
+
+def build_runner(cfg: Config):
+    """The tools' runner: :class:`dspnet_mm.engine.SafeRunner`."""
+    from ..engine.runner import SafeRunner
+    runner_type = cfg.get('runner_type', 'SafeRunner')
+    if runner_type not in ('SafeRunner', SafeRunner):
+        raise ValueError(
+            f'runner_type={runner_type!r}: the dspnet_mm tools run '
+            'SafeRunner (safe loading, atomic checkpoints, resume from the '
+            'last complete one); remove runner_type from the config')
+    return SafeRunner.from_cfg(cfg)
+
+
+#: mmcv 2.1.0's LoadImageFromFile when an image does not decode.
+_UNDECODABLE = re.compile(r'AssertionError: failed to load image: (.+?)\s*$',
+                          re.M)
+_OS_ERROR = re.compile(r"\[Errno \d+\] ([^:\n]+): '([^'\n]+)'")
+
+
+def unreadable_image(error: BaseException) -> Optional[str]:
+    """The message for an image the data pipeline cannot read, or None.
+
+    A corrupt, missing or unreadable training image stops training with
+    this message (we do not skip it: a silently shrinking dataset changes
+    the recipe). Recognised from mmcv's ``LoadImageFromFile``: its
+    ``failed to load image: <path>`` assertion, or an ``OSError`` raised
+    inside it; in a DataLoader worker both arrive as text.
+    """
+    text = ''.join(
+        traceback.format_exception(type(error), error,
+                                   error.__traceback__))
+    if 'transforms/loading.py' not in text:
+        return None
+    match = _UNDECODABLE.search(text)
+    if match:
+        path, reason = match.group(1), 'it does not decode as an image'
+    else:
+        match = _OS_ERROR.search(text)
+        if not match:
+            return None
+        path, reason = match.group(2), match.group(1).lower()
+    return (f'cannot read the image {path!r}: {reason}. Replace the file '
+            'or remove its line from the annotation file (training stops '
+            'instead of skipping it)')
+
+
+def user_error(error: BaseException) -> Optional[str]:
+    """The one-line message of an error caused by the run's input (a
+    checkpoint, the data, a diverging loss), or None for anything else
+    (a bug: keep its traceback)."""
+    if isinstance(error, (CheckpointError, FloatingPointError)):
+        return str(error)
+    return unreadable_image(error)
 
 
 def _data_roots(dataset):

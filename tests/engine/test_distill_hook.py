@@ -85,3 +85,79 @@ def test_hook_refuses_a_model_that_is_not_dspnet(tmp_path):
     runner = type('R', (), {'model': torch.nn.Linear(2, 2)})()
     with pytest.raises(TypeError, match='DSPNetDistillHook schedules DSPNet'):
         hook.before_train(runner)
+
+
+@pytest.fixture
+def gloo_world_of_one():
+    """A real (one-process) gloo group, so that real DDP wrappers build."""
+    import torch.distributed as dist
+
+    from tests.tools.test_train_tools import free_port
+    dist.init_process_group(
+        'gloo',
+        init_method=f'tcp://127.0.0.1:{free_port()}',
+        rank=0,
+        world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def _ddp_runner(find_unused, universal=False, cfg=None, **model_kwargs):
+    from types import SimpleNamespace
+
+    from mmengine.config import Config
+    from mmengine.model import MMDistributedDataParallel
+
+    from dspnet_mm.registry import MODELS
+    model_cfg = dspnet_cfg(**model_kwargs)
+    if universal:
+        model_cfg['backbone'].update(universal=True, widths=[0.25, 1.0])
+    model = MODELS.build(model_cfg)
+    if find_unused is not None:
+        model = MMDistributedDataParallel(
+            model, device_ids=None, find_unused_parameters=find_unused)
+    return SimpleNamespace(
+        model=model, distributed=True, cfg=Config(cfg or {}))
+
+
+@pytest.mark.parametrize('case,start_ratio,refused', [
+    (dict(num_sampled=1), 0.0, 'num_sampled=1'),
+    (dict(num_sampled=0), 0.0, 'num_sampled=0'),
+    (dict(num_sampled=2), 0.3, 'slow start'),
+    (dict(num_sampled=2), 0.0, None),
+    (dict(num_sampled=1, universal=True), 0.3, None),
+])
+def test_ddp_configs_that_leave_parameters_unused_are_refused(
+        gloo_world_of_one, case, start_ratio, refused):
+    hook = DSPNetDistillHook(start_ratio=start_ratio)
+    runner = _ddp_runner(False, **case)
+    if refused is None:
+        hook.before_train(runner)
+    else:
+        with pytest.raises(ValueError, match=refused) as info:
+            hook.before_train(runner)
+        # the fix is named
+        assert 'model_wrapper_cfg = dict(find_unused_parameters=True)' in str(
+            info.value)
+    # with unused parameters allowed, DDP runs every one of them
+    hook.before_train(_ddp_runner(True, **case))
+
+
+@pytest.mark.parametrize('cfg,refused', [
+    (dict(model_wrapper_cfg=dict(find_unused_parameters=True),
+          find_unused_parameters=False), False),
+    (dict(find_unused_parameters=True), False),
+    (dict(model_wrapper_cfg=dict(find_unused_parameters=False),
+          find_unused_parameters=True), True),
+    ({}, True),
+])
+def test_wrapper_setting_read_from_model_wrapper_cfg(cfg, refused):
+    """Where the wrapper does not tell, the config decides; the wrapper's
+    own ``model_wrapper_cfg`` wins over the top-level key."""
+    hook = DSPNetDistillHook(start_ratio=0.5)
+    runner = _ddp_runner(None, cfg=cfg)
+    if refused:
+        with pytest.raises(ValueError, match='find_unused_parameters'):
+            hook.before_train(runner)
+    else:
+        hook.before_train(runner)

@@ -210,6 +210,28 @@ def test_wrong_width_is_an_error(data_root, exported, tmp_path):
 
 
 # -------------------------------------------------------------------- kNN
+def _knn_by_hand(train, val, k, temperature):
+    """Top-1 (%) of the weighted kNN, one query at a time, and bounds of
+    its top-5: a query whose k neighbours vote for fewer than 5 classes
+    fills its top 5 with classes of no vote, in no defined order."""
+    (xs, ys), (qs, qy) = train, val
+    hits1 = hits5 = open5 = 0
+    for q, label in zip(qs, qy.tolist()):
+        sims = [float(torch.nn.functional.cosine_similarity(q, x, dim=0))
+                for x in xs]
+        nearest = sorted(range(len(sims)), key=lambda i: -sims[i])[:k]
+        votes = {}
+        for i in nearest:
+            c = int(ys[i])
+            votes[c] = votes.get(c, 0.0) + math.exp(sims[i] / temperature)
+        ranked = sorted(votes, key=lambda c: -votes[c])
+        hits1 += ranked[0] == label
+        hits5 += label in ranked[:5]
+        open5 += len(ranked) < 5 and label not in ranked
+    n = len(qy)
+    return 100.0 * hits1 / n, (100.0 * hits5 / n, 100.0 * (hits5 + open5) / n)
+
+
 def test_knn_eval_and_cli(data_root, exported, tmp_path):
     backbone, meta = build_exported_resnet(exported[0.5])
     assert meta['base_channels'] == 32 and not backbone.training
@@ -234,8 +256,20 @@ def test_knn_eval_and_cli(data_root, exported, tmp_path):
         assert (rec['num_train'], rec['num_val'],
                 rec['num_classes']) == (160, 16, 8)
         assert [r['k'] for r in rec['results']] == [5, 20]
+    # every number recounted here from the features, vote by vote
+    from dspnet_mm.evaluation import extract_features, imagenet_style_dataset
+    for rec, path in zip(recs, (exported[0.25], exported[0.5])):
+        backbone, _ = build_exported_resnet(path)
+        train = extract_features(
+            backbone,
+            imagenet_style_dataset(data_root, 'train', resize=0, crop=0))
+        val = extract_features(
+            backbone, imagenet_style_dataset(data_root, 'val', resize=0,
+                                             crop=0))
         for res in rec['results']:
-            assert 0 <= res['top1'] <= 100 and 0 <= res['top5'] <= 100
+            top1, (low5, high5) = _knn_by_hand(train, val, res['k'], 0.07)
+            assert res['top1'] == pytest.approx(top1)
+            assert low5 - 1e-9 <= res['top5'] <= high5 + 1e-9
     # the library call gives the CLI's numbers
     from dspnet_mm.evaluation import imagenet_style_dataset
     rec = knn_eval(

@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
-from dspnet_mm import get_width
+from dspnet_mm import get_width, set_width
 from dspnet_mm.models.utils import WidthSampler, recalibrate_bn
 from dspnet_mm.registry import MODELS
 
@@ -117,17 +117,64 @@ def test_full_width_loss_is_byol():
     torch.testing.assert_close(losses['loss_w1.0'], expect)
 
 
-def test_distill_weight_and_sources():
+def _ell(p, z):
+    return (2 - 2 * torch.nn.functional.cosine_similarity(p, z)).mean()
+
+
+def _by_hand(model, x, width):
+    """Teacher targets and the online predictions at ``width`` and 1.0,
+    computed from the definitions with a copy of ``model`` (before its
+    ``loss()`` call)."""
+    with torch.no_grad():
+        model.target_net.update_parameters(
+            torch.nn.Sequential(model.backbone, model.neck))
+        z = [model.target_net(v)[0] for v in x]
+
+    def predict(w):
+        for m in (model.backbone, model.neck, model.head):
+            set_width(m, w)
+        return [
+            model.head.predictor([model.neck(model.backbone(v))[0]])[0]
+            for v in x
+        ]
+
+    return z, predict(width), [p.detach() for p in predict(1.0)]
+
+
+@pytest.mark.parametrize('source', ['target', 'online', 'both'])
+def test_distill_weight_and_sources(source):
+    """Each source's loss, recomputed from its definition (cross-view: the
+    prediction of view 1 learns the target of view 2, and vice versa):
+
+    * target: l(p1_w, z2) + l(p2_w, z1), z the momentum teacher's projection;
+    * online: l(p1_w, P2) + l(p2_w, P1), P the detached full-width online
+      prediction;
+    * both: the mean of the two.
+    """
     torch.manual_seed(1)
-    model = build(distill_weight=0.5)
+    model = build(distill_weight=0.5, distill_from=source)
     x = views()
+    twin = copy.deepcopy(model)
     losses = model.loss(x, None)
-    for key in ('0.75', '0.5', '0.25'):
-        torch.testing.assert_close(losses[f'loss_w{key}'],
-                                   0.5 * model.width_losses[key])
-    for source in ('online', 'both'):
-        m = build(distill_from=source)
-        assert all(torch.isfinite(v) for v in m.loss(x, None).values())
+    assert sorted(model.width_losses) == ['0.25', '0.5', '0.75', '1.0']
+    for width in (0.75, 0.5, 0.25):
+        (z1, z2), (p1, p2), (full1, full2) = _by_hand(
+            copy.deepcopy(twin), x, width)
+        target = _ell(p1, z2) + _ell(p2, z1)
+        online = _ell(p1, full2) + _ell(p2, full1)
+        expect = dict(
+            target=target, online=online,
+            both=0.5 * (target + online))[source]
+        key = f'loss_w{width}'
+        torch.testing.assert_close(losses[key], 0.5 * expect)
+        torch.testing.assert_close(model.width_losses[str(width)], expect)
+        # the pin tells cross-view from same-view
+        same_view = _ell(p1, full1) + _ell(p2, full2)
+        assert not torch.allclose(online, same_view, rtol=1e-3)
+    # the full width is BYOL whatever the source
+    (z1, z2), (p1, p2), _ = _by_hand(copy.deepcopy(twin), x, 1.0)
+    torch.testing.assert_close(losses['loss_w1.0'],
+                               _ell(p1, z2) + _ell(p2, z1))
     with pytest.raises(ValueError, match='distill_from'):
         build(distill_from='teacher')
 
@@ -191,6 +238,33 @@ def test_universal_mode_and_bn_recalibration():
     expect = torch.stack([s.mean(dim=(0, 2, 3)) for s in stem]).mean(0)
     torch.testing.assert_close(bn.running_mean[:c], expect)
     assert torch.all(bn.running_mean[c:] == 0)
-    assert bn.momentum == 0.1 and not model.training is False
+    # momenta and train/eval modes are restored (the model was training)
+    assert bn.momentum == 0.1
+    assert {m.training for m in model.modules()} == {True}
+    # the live range check: no switch leaves [0.25, 1.0]
     with pytest.raises(ValueError, match='outside the universal range'):
-        backbone.check_width(0.125)
+        set_width(backbone, 0.125)
+    assert backbone.width == 0.375
+
+
+@pytest.mark.parametrize('part,change', [
+    ('neck', dict(widths=[0.5, 1.0])),
+    ('head', dict(predictor=dict(widths=[0.25, 0.5, 1.0]))),
+    ('neck', dict(widths=None)),
+    ('universal', dict(widths=[0.25, 1.0])),
+])
+def test_widths_that_disagree_are_refused_at_build(part, change):
+    cfg = dspnet_cfg()
+    if part == 'head':
+        cfg['head']['predictor'].update(change['predictor'])
+    elif part == 'neck':
+        cfg['neck'].update(change)
+    else:  # universal backbone with per-width BNs in the neck
+        cfg['backbone'].update(universal=True, widths=[0.25, 1.0])
+        cfg['neck'].update(change)
+    with pytest.raises(ValueError, match='widths .* disagree'):
+        MODELS.build(cfg)
+    # what DSPNet fills in by itself agrees
+    cfg = dspnet_cfg(neck=dict(widths=[1.0, 0.75, 0.5, 0.25]))
+    model = MODELS.build(cfg)
+    assert model.neck.widths == model.head.predictor.widths == tuple(WIDTHS)

@@ -231,3 +231,49 @@ def test_unwritable_out_dir(r18_ckpt, tmp_path):
     with pytest.raises(ExportError, match='is not writable'):
         export_widths(r18_ckpt, 'all', str(blocker))
     assert blocker.read_text() == 'x'
+
+
+def _contents(out_dir):
+    out = {}
+    for name in sorted(os.listdir(out_dir)):
+        with open(osp.join(out_dir, name), 'rb') as f:
+            out[name] = f.read()
+    return out
+
+
+@pytest.mark.parametrize('fail_in', ['slice', 'save'])
+def test_failed_reexport_leaves_the_old_files_intact(r18_ckpt, tmp_path,
+                                                     monkeypatch, fail_in):
+    out = str(tmp_path / 'slim')
+    export_widths(r18_ckpt, 'all', out)
+    old = _contents(out)
+    assert sorted(old) == [f'resnet18_w{w}.pth' for w in WIDTHS]
+    # a retrained checkpoint, exported into the same dir, fails midway
+    newer = str(tmp_path / 'newer.pth')
+    ckpt = torch.load(r18_ckpt)
+    ckpt['state_dict']['backbone.conv1.weight'] += 1
+    torch.save(ckpt, newer)
+    import dspnet_mm.slim.export as export
+    calls = []
+    target = 'slice_width' if fail_in == 'slice' else 'torch'
+    real = export.slice_width if fail_in == 'slice' else torch.save
+
+    def third_call_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError('disk full')
+        return real(*args, **kwargs)
+
+    if target == 'torch':
+        monkeypatch.setattr(export.torch, 'save', third_call_fails)
+    else:
+        monkeypatch.setattr(export, 'slice_width', third_call_fails)
+    with pytest.raises(OSError, match='disk full'):
+        export_widths(newer, 'all', out)
+    assert len(calls) == 3
+    # every old file is there, byte for byte, and nothing else
+    assert _contents(out) == old
+    monkeypatch.undo()
+    export_widths(newer, 'all', out)
+    assert _contents(out).keys() == old.keys()
+    assert _contents(out) != old

@@ -11,7 +11,8 @@ from mmengine.runner import load_checkpoint
 from mmpretrain.models import ResNet
 
 from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
-from tests.tools.test_train_tools import ROOT, _run, logged, train_ok
+from tests.tools.test_train_tools import (ROOT, _run, free_port, logged,
+                                          train_ok)
 
 CFG = osp.join(ROOT, 'configs/dspnet/'
                'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
@@ -42,14 +43,23 @@ def _width_losses(work_dir):
     return logged(work_dir, 'loss_w1.0')
 
 
-def test_pretrain_resume_export_strict_load(data_root, tmp_path):
-    full = str(tmp_path / 'full')
+@pytest.fixture(scope='module')
+def reference(data_root, tmp_path_factory):
+    """An uninterrupted 4-iteration float32 run: its dir and records."""
+    full = str(tmp_path_factory.mktemp('full'))
     _train(full, data_root, 4)
     ref = _width_losses(full)
     assert sorted(ref) == [1, 2, 3, 4]
+    return full, ref
+
+
+def test_pretrain_resume_export_strict_load(data_root, reference, tmp_path):
+    full, ref = reference
     for rec in ref.values():
         for w in ('1.0', '0.75', '0.5', '0.25'):
-            assert 0 <= rec[f'loss_w{w}'] <= 8
+            # 2 (2 - 2 cos) summed over the two views: about 4 while the
+            # predictions are unrelated to the targets (no collapse to 0)
+            assert 3 < rec[f'loss_w{w}'] < 5
             assert rec[f'raw_loss_w{w}'] == pytest.approx(rec[f'loss_w{w}'])
         assert rec['distill_weight'] == 1.0
         assert rec['loss'] == pytest.approx(
@@ -104,7 +114,7 @@ def test_ddp_two_processes_no_unused_parameters(data_root, tmp_path):
         env=dict(
             os.environ,
             PYTHON=sys.executable,
-            PORT='29533',
+            PORT=str(free_port()),
             OMP_NUM_THREADS='1'),
         capture_output=True,
         text=True)
@@ -117,8 +127,15 @@ def test_ddp_two_processes_no_unused_parameters(data_root, tmp_path):
     assert osp.isfile(osp.join(work, 'iter_2.pth'))
 
 
-def test_amp_refuses_or_runs_on_cpu(data_root, tmp_path):
+def test_amp_runs_bf16_on_cpu(data_root, reference, tmp_path):
     work = str(tmp_path / 'amp')
-    _train(work, data_root, 1, '--amp')
+    proc = _train(work, data_root, 1, '--amp')
+    assert "type='CPUAmpOptimWrapper'" in proc.stdout + proc.stderr
     (rec, ) = _width_losses(work).values()
-    assert 0 <= rec['loss_w1.0'] <= 8
+    ref = reference[1][1]
+    # the float32 run's first step, computed in bfloat16 at every width:
+    # near it (bfloat16 keeps 8 bits of mantissa through four networks),
+    # but not bit-identical (float32 repeats its losses exactly)
+    for w in ('1.0', '0.75', '0.5', '0.25'):
+        assert rec[f'loss_w{w}'] != ref[f'loss_w{w}'], w
+        assert rec[f'loss_w{w}'] == pytest.approx(ref[f'loss_w{w}'], rel=0.1)

@@ -1,16 +1,14 @@
 """tools/slim_checkpoint.py: one `error:` line, exit 1, nothing written."""
 import os
 import os.path as osp
-import sys
 
 import pytest
 import torch
 
 from tests.slim.test_export import save_dspnet_like, trained_supernet
+from tests.tools.test_train_tools import load_tool
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))), 'tools'))
-import slim_checkpoint  # noqa: E402
+slim_checkpoint = load_tool('slim_checkpoint')
 
 
 @pytest.fixture(scope='module')

@@ -30,8 +30,13 @@ class DSPNetDistillHook(Hook):
         schedule (str): ``'constant'`` or ``'linear'``.
         warmup_ratio (float): fraction of training of the linear ramp.
         start_ratio (float): fraction of training before sub-widths join.
-            In DDP a slow start leaves the sub-width BNs without gradients
-            for a while: it needs ``find_unused_parameters=True``.
+
+    Under DDP, :meth:`before_train` refuses what DDP cannot run with
+    ``find_unused_parameters=False`` (read from the wrapper, else from
+    ``model_wrapper_cfg``, else from the top-level key): a slow start, or
+    ``num_sampled`` below the number of middle widths, each of which leaves
+    per-width BNs without gradient (not in universal mode, whose BNs are
+    shared).
     """
 
     priority = 'NORMAL'
@@ -70,12 +75,54 @@ class DSPNetDistillHook(Hook):
                 f'DSPNetDistillHook schedules DSPNet models; '
                 f'{type(model).__name__} has no {", ".join(missing)}. '
                 'Remove the hook from custom_hooks or use type="DSPNet".')
-        if (self.start_ratio > 0 and runner.distributed
-                and not runner.cfg.get('find_unused_parameters', False)):
+        if runner.distributed:
+            self._check_ddp(runner, model)
+
+    @staticmethod
+    def _find_unused_parameters(runner) -> bool:
+        """What the DDP wrapper does, else what the config asks it to do
+        (``model_wrapper_cfg`` first, then the top-level key)."""
+        wrapper = runner.model
+        if hasattr(wrapper, 'find_unused_parameters'):  # torch / mm DDP
+            return bool(wrapper.find_unused_parameters)
+        cfg = runner.cfg
+        wrapper_cfg = cfg.get('model_wrapper_cfg') or {}
+        if 'find_unused_parameters' in wrapper_cfg:
+            return bool(wrapper_cfg['find_unused_parameters'])
+        return bool(cfg.get('find_unused_parameters', False))
+
+    def _check_ddp(self, runner, model) -> None:
+        """Refuse what DDP cannot run without ``find_unused_parameters``.
+
+        Each trained width has its own BNs (in the backbone, projector and
+        predictor); a step that skips a width leaves them without gradient,
+        and DDP then fails at the next iteration. Universal mode shares its
+        BNs, so every step uses every parameter.
+        """
+        if getattr(model.backbone, 'universal',
+                   False) or self._find_unused_parameters(runner):
+            return
+        sampler = model.width_sampler
+        reasons, fixes = [], []
+        if sampler.num_sampled < len(sampler.pool):
+            reasons.append(
+                f'num_sampled={sampler.num_sampled} trains '
+                f'{sampler.num_sampled} of the {len(sampler.pool)} middle '
+                f'widths {sampler.pool} per step')
+            fixes.append(f'num_sampled={len(sampler.pool)} (every width '
+                         'every step)')
+        if self.start_ratio > 0:
+            reasons.append(
+                f'the slow start (start_ratio={self.start_ratio}) trains '
+                f'only width {sampler.max_width} at first')
+        if reasons:
             raise ValueError(
-                'a slow start (start_ratio > 0) leaves sub-width parameters '
-                'unused in DDP: set find_unused_parameters = True in the '
-                'config')
+                'DSPNet under DDP with find_unused_parameters=False: '
+                f'{" and ".join(reasons)}, so the per-width BNs of the '
+                'other widths get no gradient and DDP fails at the next '
+                'iteration. Set model_wrapper_cfg = '
+                'dict(find_unused_parameters=True) in the config' +
+                ''.join(f', or {fix}' for fix in fixes) + '.')
 
     def weight_at(self, it: int, max_iters: int) -> float:
         """lambda at 0-based iteration ``it`` (0 during the slow start)."""

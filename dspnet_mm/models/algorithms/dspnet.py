@@ -8,7 +8,7 @@ from mmpretrain.models.utils import CosineEMA
 from mmpretrain.structures import DataSample
 
 from dspnet_mm.registry import MODELS
-from ..layers import set_width, width_tag
+from ..layers import GRID, set_width, width_tag
 from ..utils import WidthSampler
 
 DISTILL_SOURCES = ('target', 'online', 'both')
@@ -50,7 +50,11 @@ class DSPNet(BaseSelfSupervisor):
         distill_from (str): target of the sub-widths: ``'target'`` (the
             momentum teacher, default), ``'online'`` (the detached
             full-width online prediction, in-place distillation as US-Nets)
-            or ``'both'`` (the mean of the two losses).
+            or ``'both'`` (the mean of the two losses). Every target is
+            cross-view, like BYOL's loss: view 1's prediction at width
+            ``w`` learns view 2's target and vice versa, i.e.
+            ``l(p1_w, z2) + l(p2_w, z1)`` with ``z`` the teacher's
+            projection or the full width's prediction.
         distill_weight (float): initial lambda.
         base_momentum (float): start value of mmengine's EMA momentum, i.e.
             ``1 - tau`` (0.01 means tau = 0.99); annealed to 0 (tau = 1)
@@ -89,6 +93,7 @@ class DSPNet(BaseSelfSupervisor):
             pretrained=pretrained,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+        self._check_widths()
         self.width_sampler = WidthSampler(
             self.backbone.widths,
             num_sampled=num_sampled,
@@ -103,6 +108,32 @@ class DSPNet(BaseSelfSupervisor):
         # network (built now, while the online network is at full width)
         self.target_net = CosineEMA(
             nn.Sequential(self.backbone, self.neck), momentum=base_momentum)
+
+    def _check_widths(self) -> None:
+        """Backbone, projector and predictor must agree on the widths: one
+        BN per trained width in each (shared BNs in universal mode)."""
+
+        def grid(widths):
+            return None if widths is None else sorted(
+                {round(float(w) * GRID)
+                 for w in widths})
+
+        universal = getattr(self.backbone, 'universal', False)
+        parts = dict(
+            backbone=None if universal else getattr(self.backbone, 'widths',
+                                                    None),
+            neck=getattr(self.neck, 'widths', None),
+            predictor=getattr(self.head.predictor, 'widths', None))
+        if len({str(grid(w)) for w in parts.values()}) > 1:
+            found = ', '.join(
+                f'{k}: {"shared BN" if v is None else list(v)}'
+                for k, v in parts.items())
+            raise ValueError(
+                f'DSPNet: the widths of backbone, neck and head.predictor '
+                f'disagree ({found}{", universal mode" if universal else ""})'
+                '. Give the widths once, as model.backbone.widths: DSPNet '
+                'fills those of the neck and the predictor (per-width BNs; '
+                'shared BNs in universal mode).')
 
     @property
     def max_width(self) -> float:
@@ -136,6 +167,10 @@ class DSPNet(BaseSelfSupervisor):
             Dict[str, torch.Tensor]: ``loss_w{width}`` for every trained
             width; the full width's is BYOL's loss, the others are lambda
             times their distillation loss.
+
+        Raises:
+            FloatingPointError: a width's loss is NaN or inf; the message
+                names the width and the (1-based) iteration.
         """
         assert isinstance(inputs, list) and len(inputs) == 2
         img_v1, img_v2 = inputs
@@ -174,4 +209,24 @@ class DSPNet(BaseSelfSupervisor):
         finally:
             self._set_online_width(self.max_width)
         self.width_losses = raw
+        self._check_finite(raw, step)
         return losses
+
+    @staticmethod
+    def _check_finite(raw: Dict[str, torch.Tensor], step: int) -> None:
+        """Stop before the update when a width's loss is NaN or inf.
+
+        One device sync per step. Raised from :meth:`loss`, i.e. before
+        backward and the optimizer step: the weights and every checkpoint
+        saved so far stay as they were.
+        """
+        if bool(torch.isfinite(torch.stack(list(raw.values()))).all()):
+            return
+        bad = [k for k, v in raw.items() if not torch.isfinite(v)]
+        raise FloatingPointError(
+            f'DSPNet: the loss at width {bad[0]} is '
+            f'{raw[bad[0]].item()} at iteration {step + 1} (non-finite at '
+            f'widths {", ".join(bad)}). Training stopped before this '
+            'iteration\'s update; the checkpoints saved so far are intact. '
+            'Resume from the last one with a lower learning rate, or find '
+            'what diverged at that width.')

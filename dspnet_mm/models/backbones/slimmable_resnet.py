@@ -6,7 +6,8 @@ from mmpretrain.models.backbones.resnet import BasicBlock, Bottleneck
 
 from dspnet_mm.registry import MODELS, register_downstream
 from ..layers import (GRID, SlimmableBatchNorm, SlimmableConv2d,
-                      SwitchableBatchNorm, check_width, get_width)
+                      SwitchableBatchNorm, WidthConstraint, check_width,
+                      get_width, set_width)
 
 #: Depths with a standard torchvision / OpenMMLab ResNet counterpart.
 DEPTHS = (18, 34, 50, 101, 152)
@@ -27,7 +28,7 @@ def resnet_stage_channels(depth: int, width: float) -> List[int]:
 
 @MODELS.register_module()
 @register_downstream
-class SlimmableResNet(ResNet):
+class SlimmableResNet(ResNet, WidthConstraint):
     """ResNet whose every width in ``widths`` is a standard ResNet.
 
     Width ``w`` runs the first ``round(c * w)`` channels of every layer and
@@ -35,7 +36,9 @@ class SlimmableResNet(ResNet):
     the sub-network at ``w`` has exactly the layers of
     ``ResNet(depth, base_channels=64 * w, stem_channels=64 * w)`` and is
     exported to it by slicing (:mod:`dspnet_mm.slim`). Switch widths with
-    :func:`dspnet_mm.set_width`; a new model runs at ``max(widths)``.
+    :func:`dspnet_mm.set_width`; a new model runs at ``max(widths)``. Every
+    switch refuses a width that was not trained (or, in universal mode, is
+    outside ``[min(widths), max(widths)]``): :meth:`check_width`.
 
     Style is ``pytorch`` (stride on the 3x3 conv) with the plain 7x7 stem,
     the ResNet that torchvision, mmpretrain, mmdet and mmseg share.
@@ -114,15 +117,30 @@ class SlimmableResNet(ResNet):
             init_cfg=init_cfg,
             drop_path_rate=drop_path_rate)
         self.norm_cfg = norm_cfg
+        set_width(self, self.widths[-1])
 
     def check_width(self, width: float) -> float:
-        """Validate ``width`` for this backbone (any grid width in range in
-        universal mode, a trained width otherwise)."""
+        """Refuse a width this backbone cannot run: off the grid, untrained,
+        or (universal mode) outside ``[min(widths), max(widths)]``.
+
+        Called by :func:`dspnet_mm.set_width` before anything switches.
+
+        Returns:
+            float: ``width`` as a float.
+        """
         width = check_width(width)
-        if self.universal and not (self.widths[0] - 1e-9 <= width <=
-                                   self.widths[-1] + 1e-9):
-            raise ValueError(f'width {width} is outside the universal range '
-                             f'[{self.widths[0]}, {self.widths[-1]}]')
+        lo, hi = self.widths[0], self.widths[-1]
+        if self.universal:
+            if not lo - 1e-9 <= width <= hi + 1e-9:
+                raise ValueError(
+                    f'width {width} is outside the universal range '
+                    f'[{lo}, {hi}] of this SlimmableResNet')
+        elif round(width * GRID) not in {round(w * GRID)
+                                         for w in self.widths}:
+            raise ValueError(
+                f'width {width} is not one of the trained widths '
+                f'{list(self.widths)} of this SlimmableResNet (train in '
+                'universal mode for arbitrary widths)')
         return width
 
     @property
@@ -158,4 +176,3 @@ class SlimmableResNet(ResNet):
     def extra_repr(self) -> str:
         return (f'depth={self.depth}, widths={self.widths}, '
                 f'universal={self.universal}')
-

@@ -12,9 +12,12 @@ import weakref
 from typing import Optional, Sequence
 
 import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as dist_nn
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
+from mmengine.model import revert_sync_batchnorm
 
 from .width import GRID, SlimmableMixin, channels_at, check_width
 
@@ -268,6 +271,44 @@ class SwitchableBatchNorm(SlimmableMixin, nn.Module):
         return f'num_features={self.num_features}, widths={self.widths}'
 
 
+def _sync_group(bn: nn.Module, sync: bool):
+    """The process group whose batch ``bn`` must normalise over, or None."""
+    sync = sync or isinstance(bn, nn.SyncBatchNorm)
+    if not (sync and bn.training and dist.is_available()
+            and dist.is_initialized()):
+        return None
+    group = getattr(bn, 'process_group', None) or dist.group.WORLD
+    return group if dist.get_world_size(group) > 1 else None
+
+
+def _sync_batch_norm(x: torch.Tensor, bn: nn.Module, group,
+                     momentum: Optional[float]) -> torch.Tensor:
+    """Batch norm of ``x`` with the first ``x.shape[1]`` channels of ``bn``
+    and the statistics of the batch of every rank in ``group``."""
+    dtype, x = x.dtype, x.float()  # statistics in float32 under autocast
+    c = x.shape[1]
+    dims = [0] + list(range(2, x.dim()))
+    shape = [1, c] + [1] * (x.dim() - 2)
+    count = x.new_full((1, ), x.numel() // c)
+    # all_reduce of torch.distributed.nn is differentiable: its backward
+    # sums the gradients of every rank, as SyncBN's backward does
+    total = dist_nn.all_reduce(torch.cat([x.sum(dims), count]), group=group)
+    n = total[c:].detach()
+    mean = total[:c] / n
+    centred = x - mean.view(shape)
+    sq = dist_nn.all_reduce((centred * centred).sum(dims), group=group)
+    var = sq / n
+    y = centred * torch.rsqrt(var + bn.eps).view(shape)
+    if bn.weight is not None:
+        y = y * bn.weight[:c].view(shape) + bn.bias[:c].view(shape)
+    if bn.track_running_stats and momentum:
+        with torch.no_grad():
+            unbiased = sq.detach() / (n - 1).clamp(min=1)
+            bn.running_mean[:c].lerp_(mean.detach(), momentum)
+            bn.running_var[:c].lerp_(unbiased, momentum)
+    return y.to(dtype)
+
+
 class SlimmableBatchNorm(SlimmableMixin, nn.Module):
     """One norm layer shared by every width (universal mode).
 
@@ -276,6 +317,13 @@ class SlimmableBatchNorm(SlimmableMixin, nn.Module):
     only right for the width they were last computed at, so universal-mode
     models recalibrate them per width before evaluation or export
     (:func:`dspnet_mm.models.utils.recalibrate_bn`).
+
+    Under SyncBN in a distributed run, every width (the full one too) is
+    normalised with the mean and variance of the global batch, computed
+    here with two autograd-aware all-reduces (the idea of mmrazor's
+    ``DynamicSyncBatchNorm``: slice the parameters *and* sync). The norm
+    inside is then a plain BN (same state dict keys): this works on CPU
+    (gloo) as well, where DDP refuses ``nn.SyncBatchNorm``.
 
     Args:
         num_features (int): channels at full width.
@@ -296,13 +344,19 @@ class SlimmableBatchNorm(SlimmableMixin, nn.Module):
         for key, value in kwargs.items():
             cfg.setdefault(key, value)
         self.bn = build_norm_layer(cfg, num_features)[1]
+        # this layer syncs by itself: keep a plain BN inside, which DDP
+        # also accepts on CPU (it refuses nn.SyncBatchNorm there)
+        self.sync = isinstance(self.bn, nn.SyncBatchNorm)
+        if self.sync:
+            self.bn = revert_sync_batchnorm(self.bn)
         self.num_features = num_features
         self.slim = slim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]
         bn = self.bn
-        if c == self.num_features:
+        sync = _sync_group(bn, self.sync)
+        if c == self.num_features and sync is None:
             return bn(x)
         training = bn.training or not bn.track_running_stats
         momentum = bn.momentum
@@ -310,6 +364,8 @@ class SlimmableBatchNorm(SlimmableMixin, nn.Module):
             bn.num_batches_tracked.add_(1)
             if momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(bn.num_batches_tracked)
+        if sync is not None:
+            return _sync_batch_norm(x, bn, sync, momentum)
         # slices of the 1-D buffers are views: batch_norm updates them in
         # place, i.e. the first c channels of the shared statistics
         return F.batch_norm(

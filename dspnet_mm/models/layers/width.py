@@ -45,6 +45,9 @@ def check_width(width: float, grid: int = GRID) -> float:
     return width
 
 
+_check_grid = check_width
+
+
 def width_tag(width: float) -> str:
     """``0.5`` -> ``'0.5'``, ``1`` -> ``'1.0'``: in loss keys and file names."""
     return str(float(width))
@@ -68,7 +71,23 @@ class SlimmableMixin:
         """Raise ``ValueError`` if this module cannot run at ``width``."""
 
     def set_width(self, width: float) -> None:
+        """Switch this module alone (validated like :func:`set_width`)."""
+        width = _check_grid(width)
+        self.check_width(width)
         self.width = width
+
+
+class WidthConstraint:
+    """Marks a module that limits the widths of its whole subtree, e.g. a
+    universal-mode backbone's range, which no single layer knows.
+
+    :func:`set_width` (and so :func:`width_context`, BN recalibration and
+    DSPNet's training) asks it, together with every slimmable op, before
+    anything switches.
+    """
+
+    def check_width(self, width: float) -> None:
+        """Raise ``ValueError`` if the subtree cannot run at ``width``."""
 
 
 def slimmable_modules(module: nn.Module) -> Iterator[SlimmableMixin]:
@@ -79,8 +98,9 @@ def slimmable_modules(module: nn.Module) -> Iterator[SlimmableMixin]:
 def set_width(module: nn.Module, width: float) -> nn.Module:
     """Switch every slimmable submodule of ``module`` to ``width``.
 
-    The width is validated against every submodule before any of them is
-    switched, so a refused width leaves the module as it was.
+    The width is validated against every width constraint and slimmable
+    submodule before any of them is switched, so a refused width leaves the
+    module as it was.
 
     Args:
         module (nn.Module): a backbone, neck, head or a whole model.
@@ -90,10 +110,10 @@ def set_width(module: nn.Module, width: float) -> nn.Module:
         nn.Module: ``module``, for chaining.
     """
     width = check_width(width)
-    mods = list(slimmable_modules(module))
-    for m in mods:
-        m.check_width(width)
-    for m in mods:
+    for m in module.modules():
+        if isinstance(m, (SlimmableMixin, WidthConstraint)):
+            m.check_width(width)
+    for m in slimmable_modules(module):
         m.set_width(width)
     return module
 
@@ -128,4 +148,4 @@ def width_context(module: nn.Module, width: float):
         yield module
     finally:
         for m, w in saved.items():
-            m.set_width(w)
+            m.width = w  # restores, switches nothing new

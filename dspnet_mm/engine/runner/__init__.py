@@ -1,0 +1,3 @@
+from .safe_runner import SafeRunner, checkpoint_candidates
+
+__all__ = ['SafeRunner', 'checkpoint_candidates']
