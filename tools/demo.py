@@ -96,9 +96,10 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
-    from dspnet_mm.benchmark import BenchmarkError
-    from dspnet_mm.benchmark.demo import run_demo
-    from dspnet_mm.benchmark.runner import parse_max_iters, split_cfg_options
+    from dspnet_mm.benchmark import (BenchmarkError, RunOptions,
+                                     parse_max_iters, split_cfg_options)
+    from dspnet_mm.benchmark.demo import DemoSpec, run_demo
+    from dspnet_mm.benchmark.pretrain import PretrainError
     from dspnet_mm.datasets import DemoDataError
     work_dir = args.work_dir or ('work_dirs/demo_quick'
                                  if args.quick else 'work_dirs/demo')
@@ -108,19 +109,21 @@ def main(argv=None) -> int:
         flush=True)
     try:
         results = run_demo(
-            work_dir,
-            data_root=args.data_root,
-            quick=args.quick,
-            checkpoint=args.skip_pretrain,
-            widths=args.widths,
-            protocols=args.protocols,
-            transfer_protocols=args.transfer_protocols,
-            transfer_widths=args.transfer_widths,
-            max_iters=parse_max_iters(args.max_iters),
-            cfg_options=split_cfg_options(args.cfg_options),
-            stream=args.stream)
-    except (BenchmarkError, DemoDataError, FileNotFoundError,
-            RuntimeError) as e:
+            DemoSpec(
+                work_dir,
+                data_root=args.data_root,
+                quick=args.quick,
+                checkpoint=args.skip_pretrain,
+                widths=args.widths,
+                protocols=args.protocols,
+                transfer_protocols=args.transfer_protocols,
+                transfer_widths=args.transfer_widths,
+                runs=RunOptions(
+                    cfg_options=split_cfg_options(args.cfg_options),
+                    max_iters=parse_max_iters(args.max_iters)),
+                stream=args.stream))
+    except (BenchmarkError, DemoDataError, PretrainError,
+            FileNotFoundError, RuntimeError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     return 1 if results['errors'] else 0
