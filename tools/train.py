@@ -10,7 +10,10 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import dspnet_mm  # noqa: F401  (registers our modules; safe resume)
+from dspnet_mm.utils.compile_check import check_compile
 from dspnet_mm.utils.launch import apply_train_args, local_rank_env
+from dspnet_mm.utils.quiet import filter_upstream_warnings
+from dspnet_mm.utils.visualization import apply_tensorboard_switch
 
 
 def parse_args(argv=None):
@@ -61,10 +64,13 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    filter_upstream_warnings()
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     try:
         cfg = apply_train_args(cfg, args)
+        check_compile(cfg)
+        apply_tensorboard_switch(cfg)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         raise SystemExit(f'error: {e}')
     runner = Runner.from_cfg(cfg)

@@ -23,18 +23,20 @@ __all__ = ['UPSTREAM_MODULES', 'filter_upstream_warnings']
 #: The packages whose deprecation notices are not ours to act on.
 UPSTREAM_MODULES = r'(mmengine|mmcv|mmpretrain|mmdet|mmseg)(\.|$)'
 
-#: (message regex, category) of the individual notices.
+#: (message regex, category, module regex) of the individual notices; the
+#: pkg_resources one is attributed to whichever module imports it.
 _NOTICES = (
-    (r'pkg_resources is deprecated as an API', UserWarning),
-    (r"Only use 'alpha' for pillow backend", UserWarning),
+    (r'pkg_resources is deprecated as an API', UserWarning, ''),
+    (r"Only use 'alpha' for pillow backend", UserWarning, r'mmcv(\.|$)'),
 )
 _DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
 
 def filter_upstream_warnings() -> None:
     """Ignore the known upstream warnings (see the module docstring)."""
-    for message, category in _NOTICES:
-        warnings.filterwarnings('ignore', message=message, category=category)
+    for message, category, module in _NOTICES:
+        warnings.filterwarnings(
+            'ignore', message=message, category=category, module=module)
     for category in _DEPRECATIONS:
         warnings.filterwarnings(
             'ignore', category=category, module=UPSTREAM_MODULES)

@@ -103,9 +103,10 @@ class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
         weight = self.weight
         if out == weight.shape[0] and cin == weight.shape[1]:
             return weight
-        if (self.training or torch.is_grad_enabled()
+        # _compiling() first: dynamo cannot trace is_inference()
+        if (_compiling() or self.training or torch.is_grad_enabled()
                 or not weight.requires_grad or weight.is_inference()
-                or torch.jit.is_tracing() or _compiling()):
+                or torch.jit.is_tracing()):
             return weight[:out, :cin]
         cache = _SLICE_CACHE.setdefault(self, {})
         stamp = (weight._version, weight.data_ptr())
