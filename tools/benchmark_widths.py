@@ -24,6 +24,7 @@ from dspnet_mm.benchmark import (PROTOCOLS, RUNS, BenchmarkError,
                                  benchmark_widths, format_table,
                                  parse_max_iters, split_cfg_options)
 from dspnet_mm.slim import TransferError
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
 def _pairs(values, what, cast):
@@ -120,6 +121,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     try:
         spec = BenchmarkSpec(

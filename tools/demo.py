@@ -19,6 +19,8 @@ import sys
 
 from mmengine.config import DictAction
 
+from dspnet_mm.utils.quiet import filter_upstream_warnings
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -88,6 +90,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     if args.threads is not None:
         os.environ['OMP_NUM_THREADS'] = str(args.threads)

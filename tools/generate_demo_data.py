@@ -16,6 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from dspnet_mm.datasets.demo_data import (  # noqa: E402
     SMALL_DEMO, DemoDataError, generate_demo_data)
+from dspnet_mm.utils.quiet import filter_upstream_warnings  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -34,6 +35,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    filter_upstream_warnings()
     args = parse_args(argv)
     sizes = SMALL_DEMO if args.small else {}
     start = time.time()

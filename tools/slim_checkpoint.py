@@ -9,6 +9,7 @@ import sys
 import time
 
 from dspnet_mm.slim import ExportError, downstream_overrides, export_widths
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
 def parse_args(argv=None):
@@ -51,6 +52,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     widths = 'all' if args.widths == ['all'] else args.widths
     start = time.perf_counter()

@@ -21,6 +21,7 @@ from mmengine.config import Config, DictAction
 
 from dspnet_mm.slim import (TRANSFER_TASKS, TransferError, apply_width,
                             read_export_meta, verify_backbone_loaded)
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
 def parse_args(argv=None):
@@ -74,6 +75,7 @@ def verify(path: str, checkpoint: str, task: str) -> int:
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     checkpoint = osp.abspath(args.checkpoint)
     try:

@@ -8,9 +8,6 @@
   (``SlimmableConv2d._sliced_weight``); both must be bit-identical to
   plain slicing, and the cache must follow every change of the weights.
 """
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,19 +15,10 @@ from mmengine.analysis import get_model_complexity_info
 from mmpretrain.models import ResNet
 
 from dspnet_mm import SlimmableResNet, set_width
+from dspnet_mm.analysis import active_param_count
 from dspnet_mm.models.layers import SlimmableConv2d, SlimmableLinear
 
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _benchmark_tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_speed',
-        osp.join(ROOT, 'tools', 'analysis', 'benchmark_speed.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _info(model, size=32):
@@ -59,8 +47,7 @@ def test_params_and_flops_equal_static_resnet(supernet, width):
     assert ours['activations'] == ref['activations']
     # params: mmengine counts every tensor of the supernet (all widths);
     # the parameters width w reads are the static network's
-    count = _benchmark_tool().active_param_count
-    assert count(supernet, torch.randn(1, 3, 32, 32)) == ref['params']
+    assert active_param_count(supernet, torch.randn(1, 3, 32, 32)) == ref['params']
     assert ours['params'] == sum(p.numel() for p in supernet.parameters())
     set_width(supernet, 1.0)
 
