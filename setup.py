@@ -1,7 +1,6 @@
 import os.path as osp
 import re
 import shutil
-
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 

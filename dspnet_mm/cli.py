@@ -1,5 +1,5 @@
-"""``dspnet-mm <command> [args]`` (also ``python -m dspnet_mm``): the tools
-of ``tools/`` from an installed package, from any directory.
+"""``dspnet-mm <command> [args]`` (also ``python -m dspnet_mm``): the tools of
+``tools/`` from an installed package, from any directory.
 
 Each command runs the shipped tool (:mod:`dspnet_mm.utils.paths`) exactly
 as ``python tools/<tool>.py [args]`` would, with the known upstream warnings
@@ -29,11 +29,11 @@ COMMANDS = {
     'test': ('test.py', 'test a checkpoint with a config'),
     'data': ('generate_demo_data.py', 'generate the embedded demo data'),
     'slim': ('slim_checkpoint.py', 'export widths to plain ResNets'),
-    'transfer-config': ('transfer_config.py',
-                        'point a stock config at an exported width'),
+    'transfer-config':
+    ('transfer_config.py', 'point a stock config at an exported width'),
     'knn': ('knn_eval.py', 'kNN accuracy of exported widths'),
-    'benchmark': ('benchmark_widths.py',
-                  'every protocol for every width of a checkpoint'),
+    'benchmark':
+    ('benchmark_widths.py', 'every protocol for every width of a checkpoint'),
     'demo': ('demo.py', 'data -> pretraining -> every width'),
     'speed': ('analysis/benchmark_speed.py',
               'speed, FLOPs and memory against static ResNets'),
@@ -41,8 +41,10 @@ COMMANDS = {
 
 
 def _usage() -> str:
-    lines = ['usage: dspnet-mm <command> [args]  (or python -m dspnet_mm)',
-             '', 'commands (the tools of tools/, args as there):']
+    lines = [
+        'usage: dspnet-mm <command> [args]  (or python -m dspnet_mm)', '',
+        'commands (the tools of tools/, args as there):'
+    ]
     lines += [f'  {name:<16} {what}' for name, (_, what) in COMMANDS.items()]
     return '\n'.join(lines)
 
@@ -58,13 +60,10 @@ def _load(path: str):
 def run_tool(command: str, argv: List[str]) -> int:
     """Run one command with ``argv``; returns its exit code."""
     tool = tool_path(COMMANDS[command][0])
-    argv = [
-        resolve_config(a) if a.startswith('configs/') else a for a in argv
-    ]
+    argv = [resolve_config(a) if a.startswith('configs/') else a for a in argv]
     if tool.endswith('.sh'):
         # the tool starts this interpreter, never a `python` without torch
-        env = dict(os.environ, PYTHON=os.environ.get('PYTHON',
-                                                     sys.executable))
+        env = dict(os.environ, PYTHON=os.environ.get('PYTHON', sys.executable))
         return subprocess.call(['bash', tool] + argv, env=env)
     try:
         code = _load(tool).main(argv)
@@ -84,8 +83,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(_usage())
         return 0 if argv else 2
     if argv[0] not in COMMANDS:
-        print(f'error: unknown command {argv[0]!r}\n\n{_usage()}',
-              file=sys.stderr)
+        print(
+            f'error: unknown command {argv[0]!r}\n\n{_usage()}',
+            file=sys.stderr)
         return 2
     filter_upstream_warnings()
     return run_tool(argv[0], argv[1:])

@@ -76,16 +76,14 @@ def _run(installed, *args, script=True):
 
 
 def test_installed_package_ships_configs_and_tools(installed):
-    proc = subprocess.run(
-        [
-            sys.executable, '-c',
-            'import dspnet_mm, dspnet_mm.utils.paths as p; '
-            'print(dspnet_mm.__file__); print(p.resource_root())'
-        ],
-        cwd=installed['cwd'],
-        env=installed['env'],
-        capture_output=True,
-        text=True)
+    proc = subprocess.run([
+        sys.executable, '-c', 'import dspnet_mm, dspnet_mm.utils.paths as p; '
+        'print(dspnet_mm.__file__); print(p.resource_root())'
+    ],
+                          cwd=installed['cwd'],
+                          env=installed['env'],
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     module, resources = proc.stdout.split()
     pkg = osp.join(installed['site'], 'dspnet_mm')
@@ -102,8 +100,7 @@ def test_installed_package_ships_configs_and_tools(installed):
 
 def test_train_export_transfer_benchmark_outside_checkout(installed):
     cwd = installed['cwd']
-    _run(installed, 'data', '--root', 'data/demo', '--small', '--tasks',
-         'cls')
+    _run(installed, 'data', '--root', 'data/demo', '--small', '--tasks', 'cls')
     _run(installed, 'train', CFG, '--work-dir', 'work_dirs/pre',
          '--cfg-options', 'train_cfg.max_iters=2',
          'train_dataloader.batch_size=4', 'default_hooks.logger.interval=1')

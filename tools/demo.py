@@ -125,8 +125,8 @@ def main(argv=None) -> int:
                     cfg_options=split_cfg_options(args.cfg_options),
                     max_iters=parse_max_iters(args.max_iters)),
                 stream=args.stream))
-    except (BenchmarkError, DemoDataError, PretrainError,
-            FileNotFoundError, RuntimeError) as e:
+    except (BenchmarkError, DemoDataError, PretrainError, FileNotFoundError,
+            RuntimeError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     return 1 if results['errors'] else 0

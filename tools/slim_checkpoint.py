@@ -76,8 +76,7 @@ def main(argv=None) -> int:
               f'{meta["base_channels"]}, {meta["params"] / 1e6:.2f}M '
               f'params, {meta["flops"] / 1e9:.2f}G FLOPs)')
         if not args.quiet:
-            for name, opts in downstream_overrides(meta,
-                                                   res['path']).items():
+            for name, opts in downstream_overrides(meta, res['path']).items():
                 print(f'  {name} --cfg-options {" ".join(opts)}')
     print(f'exported {len(results)} width(s) in '
           f'{time.perf_counter() - start:.1f}s')

@@ -66,6 +66,7 @@ def _registry(task: str):
 def verify(path: str, checkpoint: str, task: str) -> int:
     """Build the model of config ``path``, init it, check its backbone."""
     from mmengine.logging import MMLogger
+
     # init_weights reports every parameter at INFO; keep warnings only
     MMLogger.get_instance('transfer_config', log_level='WARNING')
     cfg = Config.fromfile(path)

@@ -1,5 +1,5 @@
-"""Speed, FLOPs and memory of slimmable training against the static
-networks it replaces (``tools/analysis/benchmark_speed.py``).
+"""Speed, FLOPs and memory of slimmable training against the static networks it
+replaces (``tools/analysis/benchmark_speed.py``).
 
 :mod:`.timing` (the interleaved CPU-time harness), :mod:`.counting`
 (params and FLOPs a width uses), and the parts: :mod:`.p1` (slimmable vs

@@ -31,8 +31,8 @@ def active_param_count(model: nn.Module, x: torch.Tensor) -> int:
     called with) and the parameters of every other module that runs (the
     per-width BN of the active width; the others are not called).
     """
-    from dspnet_mm.models.layers import (SlimmableBatchNorm,
-                                         SlimmableConv2d, SlimmableLinear)
+    from dspnet_mm.models.layers import (SlimmableBatchNorm, SlimmableConv2d,
+                                         SlimmableLinear)
     used: Dict[int, int] = {}
 
     def hook(module, args, out):

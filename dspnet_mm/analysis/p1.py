@@ -112,9 +112,7 @@ def part_fixed_cost(args: SpeedOptions) -> None:
     set_width(slim, w)
     static = static_resnet(depth, w)
     x = torch.randn(args.p1_batch, 3, args.p1_px, args.p1_px)
-    convs = [
-        p for m in (slim, static) for p in m.parameters() if p.dim() == 4
-    ]
+    convs = [p for m in (slim, static) for p in m.parameters() if p.dim() == 4]
     out = {}
     for flag in (True, False):
         for p in convs:

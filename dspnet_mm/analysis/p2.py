@@ -43,17 +43,20 @@ def synthetic_batch(batch: int, px: int, device='cpu') -> dict:
     from mmpretrain.structures import DataSample
     g = torch.Generator().manual_seed(0)
     views = [
-        torch.randint(0, 256, (batch, 3, px, px), generator=g,
-                      dtype=torch.uint8).to(device) for _ in range(2)
+        torch.randint(
+            0, 256, (batch, 3, px, px), generator=g,
+            dtype=torch.uint8).to(device) for _ in range(2)
     ]
     return dict(inputs=views, data_samples=[DataSample()] * batch)
 
 
-def p2_configs(cfg_path: str, projector: dict, norm1d: str = 'BN1d',
+def p2_configs(cfg_path: str,
+               projector: dict,
+               norm1d: str = 'BN1d',
                backbone_norm: str = 'BN') -> Dict:
     """Model + optim-wrapper configs of DSPNet and of the BYOL twin of each
-    width (stock mmpretrain BYOL, ResNet of base/stem 64w, the same
-    projector / predictor and optimizer)."""
+    width (stock mmpretrain BYOL, ResNet of base/stem 64w, the same projector /
+    predictor and optimizer)."""
     from mmengine.config import Config
     found = _glob_config(cfg_path)
     if not found:
@@ -115,8 +118,8 @@ def p2_configs(cfg_path: str, projector: dict, norm1d: str = 'BN1d',
 
 
 def check_byol_twins(cfgs: Dict, pattern: str) -> str:
-    """Compare the BYOL twins built here with the project's one-by-one
-    baseline configs (same projector override applied to both)."""
+    """Compare the BYOL twins built here with the project's one-by-one baseline
+    configs (same projector override applied to both)."""
     from mmengine.config import Config
     same, checked = True, 0
     for w in WIDTHS:
@@ -147,9 +150,9 @@ def build_model(entry: dict, device='cpu'):
 
 
 def _predicted_ratio(cfgs: Dict, px: int) -> float:
-    """DSPNet / sum of BYOL FLOPs per image view: teacher forward (full
-    width; BYOL: its own width) + online forward and backward of every
-    width, backward counted as 2x forward (the usual convention)."""
+    """DSPNet / sum of BYOL FLOPs per image view: teacher forward (full width;
+    BYOL: its own width) + online forward and backward of every width, backward
+    counted as 2x forward (the usual convention)."""
     from mmpretrain.registry import MODELS
     f_bn, f_pred = {}, None
     for w in WIDTHS:
@@ -164,8 +167,8 @@ def _predicted_ratio(cfgs: Dict, px: int) -> float:
     dspnet = f_bn[max(WIDTHS)] + sum(online.values())
     byol = sum(f_bn[w] + online[w] for w in WIDTHS)
     print(f'FLOPs per image view (mmengine): predictor {f_pred / 1e6:.1f} M;'
-          ' backbone + projector ' + ', '.join(
-              f'w{w} {f_bn[w] / 1e6:.1f} M' for w in WIDTHS) +
+          ' backbone + projector ' + ', '.join(f'w{w} {f_bn[w] / 1e6:.1f} M'
+                                               for w in WIDTHS) +
           f'; DSPNet {dspnet / 1e6:.0f} M vs sum BYOL {byol / 1e6:.0f} M '
           '(teacher fwd + 3 x online fwd per width)')
     return dspnet / byol
@@ -230,8 +233,10 @@ def part_p2(args: SpeedOptions, cfgs: Dict) -> dict:
 
     # a short epoch: every run loads its own data, as one-by-one runs do
     n_it = args.p2_iters
-    loaders = {n: iter(_demo_loader(cfgs['cfg'], args.data_root, b, seed=i))
-               for i, n in enumerate(models)}
+    loaders = {
+        n: iter(_demo_loader(cfgs['cfg'], args.data_root, b, seed=i))
+        for i, n in enumerate(models)
+    }
     cpu = {n: [] for n in models}
     wall = {n: [] for n in models}
     data_cpu = {n: [] for n in models}
@@ -277,12 +282,12 @@ def part_p2(args: SpeedOptions, cfgs: Dict) -> dict:
         faults[name] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt -
                         before) / 2
     print(f'minor page faults per iteration: DSPNet {faults["dspnet"]:.0f}, '
-          f'sum BYOL {sum(faults[n] for n in byols):.0f} (' + ', '.join(
-              f'{n[5:]} {faults[n]:.0f}' for n in byols) + ')')
+          f'sum BYOL {sum(faults[n] for n in byols):.0f} (' +
+          ', '.join(f'{n[5:]} {faults[n]:.0f}' for n in byols) + ')')
     if (not ok or args.profile) and not args.p2_no_profile:
         _profile_dspnet(models['dspnet'], batch, cfgs)
-    out = dict(iter_ratio=it_ratio, epoch_ratio=ep_ratio,
-               predicted=predicted, ok=ok)
+    out = dict(
+        iter_ratio=it_ratio, epoch_ratio=ep_ratio, predicted=predicted, ok=ok)
     if args.p2_malloc == 'compare':
         out['tuned'] = _p2_malloc_tuned(args)
     return out
@@ -296,8 +301,10 @@ MALLOC_TUNED = dict(
 
 def _p2_malloc_tuned(args: SpeedOptions):
     """P2 again in a child process with glibc's malloc thresholds raised:
+
     shows how much of the DSPNet overhead is first-touch page faults of the
-    full-size gradients (glibc returns freed memory to the OS each step)."""
+    full-size gradients (glibc returns freed memory to the OS each step).
+    """
     env = dict(os.environ, **MALLOC_TUNED)
     cmd = [
         sys.executable,
@@ -336,9 +343,11 @@ def _profile_dspnet(entry, batch, cfgs) -> None:
     from torch.profiler import ProfilerActivity, profile
     model, wrapper = entry
     print('\nDSPNet iteration by phase (CPU ms, median of 3):')
-    phases = {k: [] for k in ('preprocess', 'EMA update + teacher fwd',
-                              'loss() total (incl. teacher)', 'backward',
-                              'optimizer step')}
+    phases = {
+        k: []
+        for k in ('preprocess', 'EMA update + teacher fwd',
+                  'loss() total (incl. teacher)', 'backward', 'optimizer step')
+    }
     for _ in range(3):
         t = time.process_time()
         data = model.data_preprocessor(batch, True)

@@ -38,8 +38,8 @@ def part_p3(args: SpeedOptions) -> None:
         model, wrapper = build_model(cfgs[name], device)
         model = model.to(memory_format=torch.channels_last)
         opt = wrapper.optimizer
-        scaler = (torch.amp.GradScaler('cuda')
-                  if device.type == 'cuda' else None)
+        scaler = (
+            torch.amp.GradScaler('cuda') if device.type == 'cuda' else None)
 
         def step(model=model, opt=opt, scaler=scaler):
             batch = model.data_preprocessor(data, True)
@@ -70,8 +70,9 @@ def part_p3(args: SpeedOptions) -> None:
         if device.type == 'cuda':
             torch.cuda.synchronize(device)
         sec = (time.perf_counter() - t) / args.p3_steps
-        mem = (torch.cuda.max_memory_allocated(device) / 2**20
-               if device.type == 'cuda' else float('nan'))
+        mem = (
+            torch.cuda.max_memory_allocated(device) /
+            2**20 if device.type == 'cuda' else float('nan'))
         results[name] = (sec, mem)
         label = 'DSPNet-R50' if name == 'dspnet' else f'BYOL-R50 w{name}'
         print(f'{label:<16} {sec * 1e3:9.1f} ms/step  {b / sec:8.1f} img/s  '

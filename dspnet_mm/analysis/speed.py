@@ -49,9 +49,9 @@ def _p1(opts: SpeedOptions) -> str:
     part_fixed_cost(opts)
     missed = [r for r in rows if not r['ok']]
     return (f'P1 ratio <= {P1_TARGET} at every width and mode: ' +
-            ('met' if not missed else 'MISSED at ' + ', '.join(
-                f'R{r["depth"]} w{r["width"]} {r["mode"]} '
-                f'({r["ratio"]:.3f})' for r in missed)))
+            ('met' if not missed else 'MISSED at ' +
+             ', '.join(f'R{r["depth"]} w{r["width"]} {r["mode"]} '
+                       f'({r["ratio"]:.3f})' for r in missed)))
 
 
 def _p2(opts: SpeedOptions, cfgs: dict) -> str:

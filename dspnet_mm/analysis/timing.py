@@ -20,8 +20,8 @@ __all__ = ['cpu_model', 'git_rev', 'interleaved', 'load', 'quiet_logs']
 
 def quiet_logs() -> None:
     """Silence mmengine's per-op / per-parameter log lines and set the
-    ``max_iters`` that mmpretrain's ``CosineEMA`` reads from the message hub
-    (a Runner would set it)."""
+    ``max_iters`` that mmpretrain's ``CosineEMA`` reads from the message hub (a
+    Runner would set it)."""
     import warnings
 
     from mmengine.logging import MessageHub, MMLogger
@@ -51,18 +51,23 @@ def git_rev() -> str:
     root = osp.dirname(package_dir())
     try:
         rev = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                             cwd=root, capture_output=True, text=True,
+                             cwd=root,
+                             capture_output=True,
+                             text=True,
                              timeout=10).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--',
-                                'dspnet_mm'], cwd=root,
-                               capture_output=True, text=True,
-                               timeout=10).stdout.strip()
+        dirty = subprocess.run(
+            ['git', 'status', '--porcelain', '--', 'dspnet_mm'],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return 'unknown'
     return (rev + (' (dspnet_mm modified)' if dirty else '')) or 'unknown'
 
 
-def interleaved(fns: Dict[str, Callable[[], None]], reps: int,
+def interleaved(fns: Dict[str, Callable[[], None]],
+                reps: int,
                 warmup: int = 1) -> Dict[str, Dict[str, float]]:
     """Median CPU and wall seconds of each callable, repetitions interleaved
     (the order rotates every repetition so no callable always runs first)."""
@@ -80,6 +85,7 @@ def interleaved(fns: Dict[str, Callable[[], None]], reps: int,
             cpu[name].append(time.process_time() - c0)
             wall[name].append(time.perf_counter() - w0)
     return {
-        n: dict(cpu=statistics.median(cpu[n]), wall=statistics.median(wall[n]))
+        n:
+        dict(cpu=statistics.median(cpu[n]), wall=statistics.median(wall[n]))
         for n in names
     }

@@ -10,8 +10,8 @@ reuses finished results (:mod:`.store`), and writes ``results.json``,
 """
 from ..slim import export_plain_resnet
 from .configs import benchmark_configs, shrink_schedule
-from .plan import (PROTOCOLS, RUNS, BenchmarkError, BenchmarkSpec,
-                   RunOptions, parse_max_iters, split_cfg_options)
+from .plan import (PROTOCOLS, RUNS, BenchmarkError, BenchmarkSpec, RunOptions,
+                   parse_max_iters, split_cfg_options)
 from .process import Launch, progress_line
 from .report import (COLUMNS, RESULT_KEYS, format_table, plot_results,
                      write_report)

@@ -20,7 +20,6 @@ __all__ = [
     'shrink_schedule', 'write_run_config'
 ]
 
-
 #: The benchmark config of each run, per scale (relative to ``configs/``).
 BENCHMARK_CONFIGS = dict(
     demo=dict(

@@ -88,8 +88,7 @@ def _checkpoint(spec: DemoSpec, work_dir: str, data_root: str, log) -> str:
         log(f'[demo 2/3] pretraining skipped: --skip-pretrain '
             f'{spec.checkpoint}')
         if not osp.isfile(spec.checkpoint):
-            raise FileNotFoundError(
-                f'checkpoint not found: {spec.checkpoint}')
+            raise FileNotFoundError(f'checkpoint not found: {spec.checkpoint}')
         return spec.checkpoint
     t0 = time.perf_counter()
     run = Pretraining(
@@ -103,8 +102,7 @@ def _checkpoint(spec: DemoSpec, work_dir: str, data_root: str, log) -> str:
     return checkpoint
 
 
-def _benchmark(spec: DemoSpec, checkpoint: str, data_root: str,
-               log) -> dict:
+def _benchmark(spec: DemoSpec, checkpoint: str, data_root: str, log) -> dict:
     from .runner import benchmark_widths
     bench_dir = osp.join(spec.work_dir, 'benchmark')
     plan = f'{" + ".join(spec.protocols)} for every width'
@@ -167,9 +165,8 @@ def run_demo(spec: DemoSpec,
     stages = {}
     work_dir = osp.abspath(spec.work_dir)
     spec = DemoSpec(**{**spec.__dict__, 'work_dir': work_dir})
-    data_root = spec.data_root or (
-        osp.join(work_dir, 'data') if spec.quick else osp.join(
-            os.getcwd(), 'data', 'demo'))
+    data_root = spec.data_root or (osp.join(work_dir, 'data') if spec.quick
+                                   else osp.join(os.getcwd(), 'data', 'demo'))
     data_root = osp.abspath(data_root)
     os.makedirs(work_dir, exist_ok=True)
     t0 = time.perf_counter()
@@ -183,8 +180,10 @@ def run_demo(spec: DemoSpec,
     stages['benchmark'] = time.perf_counter() - t0
     stages['total'] = time.perf_counter() - start
     results.update(
-        stages={k: round(v, 1)
-                for k, v in stages.items()},
+        stages={
+            k: round(v, 1)
+            for k, v in stages.items()
+        },
         checkpoint=osp.abspath(checkpoint),
         work_dir=work_dir)
     _summary(results, log)

@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 #: The DSPNet demo pretraining config (relative to ``configs/``).
-PRETRAIN_CONFIG = 'dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py'
+PRETRAIN_CONFIG = ('dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_'
+                   'demo-cls.py')
 STAMP = 'pretrain.json'
 
 
@@ -159,16 +160,20 @@ def pretrain(run: Pretraining,
             'config and data, skipped (delete it to pretrain again)')
         return final
     os.makedirs(run.work_dir, exist_ok=True)
-    cmd = [run.python, tool_path('train.py'), run.config, '--work-dir',
-           run.work_dir]
+    cmd = [
+        run.python,
+        tool_path('train.py'), run.config, '--work-dir', run.work_dir
+    ]
     if state == 'stopped':
         cmd.append('--resume')
         log('  a stopped run of this config is in the work dir: resuming it')
     _write_stamp(run.work_dir, dict(key=key, status='running'))
     cmd += ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
-    shown = ['python', 'tools/train.py',
-             rel(run.config), '--work-dir',
-             rel(run.work_dir)] + cmd[5:]
+    shown = [
+        'python', 'tools/train.py',
+        rel(run.config), '--work-dir',
+        rel(run.work_dir)
+    ] + cmd[5:]
     log(f'  $ {quote(shown)}')
     log_path = osp.join(run.work_dir, 'train.log')
     # appended: a resumed run keeps the log of the stopped one

@@ -100,8 +100,8 @@ def run_logged(cmd: List[str],
                env: dict,
                echo: Optional[Callable[[str], None]] = None,
                append: bool = False) -> int:
-    """Run ``cmd``, copy its output to ``log_path`` (appended with
-    ``append``) and pass every line to ``echo``; returns the exit code."""
+    """Run ``cmd``, copy its output to ``log_path`` (appended with ``append``)
+    and pass every line to ``echo``; returns the exit code."""
     with open(log_path, 'a' if append else 'w') as log:
         log.write(f'$ {quote(cmd)}\n')
         log.flush()
@@ -128,9 +128,9 @@ def run_logged(cmd: List[str],
 
 
 def subprocess_env(base: Optional[dict] = None) -> dict:
-    """``base`` (default: this environment) with the imported dspnet_mm
-    first on ``PYTHONPATH``: a subprocess runs the same package, installed
-    or from a checkout."""
+    """``base`` (default: this environment) with the imported dspnet_mm first
+    on ``PYTHONPATH``: a subprocess runs the same package, installed or from a
+    checkout."""
     env = dict(os.environ if base is None else base)
     root = osp.dirname(package_dir())
     env['PYTHONPATH'] = os.pathsep.join(

@@ -69,8 +69,8 @@ def train_run(job: Job, ctx: RunContext, record: dict) -> tuple:
             options=per_run(opts.cfg_options, job.run) or {},
             max_iters=per_run(opts.max_iters, job.run)), config)
     cmd, env, shown, cluster = train_command(config, job.run_dir, launch)
-    key = run_key(text, job.subject.meta.get('source_sha256'),
-                  launch.launcher, launch.gpus, ctx.data.signature)
+    key = run_key(text, job.subject.meta.get('source_sha256'), launch.launcher,
+                  launch.gpus, ctx.data.signature)
     record.update(
         config=config,
         command=quote(cmd),
@@ -88,19 +88,19 @@ def train_run(job: Job, ctx: RunContext, record: dict) -> tuple:
                            (f' ({lines[-1][:200]})' if lines else ''))
     metrics = metrics_from_scalars(
         read_scalars(job.run_dir), spec.metrics, rel(job.run_dir))
-    save_result(job.run_dir,
-                dict(key=key, metrics=metrics, command=quote(cmd),
-                     config=config))
+    save_result(
+        job.run_dir,
+        dict(key=key, metrics=metrics, command=quote(cmd), config=config))
     return metrics, False
 
 
 def knn_run(job: Job, ctx: RunContext, record: dict) -> tuple:
-    """kNN of one exported width, in process."""
+    """KNN of one exported width, in process."""
     from ..evaluation import imagenet_style_dataset, knn_eval
     view, k = KNN_VIEWS[ctx.spec.scale], ctx.spec.runs.knn_k
     cls_root, path = ctx.data.tasks['mmpretrain'], job.subject.path
-    key = run_key('knn', path, job.subject.meta.get('source_sha256'),
-                  cls_root, view, k, ctx.data.signature)
+    key = run_key('knn', path, job.subject.meta.get('source_sha256'), cls_root,
+                  view, k, ctx.data.signature)
     cached = _reuse(ctx, job, key)
     if cached is not None:
         return cached['metrics'], True

@@ -104,8 +104,9 @@ def _run_job(i: int, job: Job, ctx: RunContext, progress: _Progress,
         seconds = time.perf_counter() - t0
         results['errors'].append(_failed(job, record, e))
         last = results['errors'][-1]['error'].strip().splitlines()
-        progress(i, f'{what} FAILED after {fmt_time(seconds)}: '
-                 f'{last[-1] if last else type(e).__name__}')
+        progress(
+            i, f'{what} FAILED after {fmt_time(seconds)}: '
+            f'{last[-1] if last else type(e).__name__}')
         if record.get('log'):
             for line in tail(record['log']):
                 ctx.log(f'      | {line[:200]}')

@@ -30,8 +30,8 @@ __all__ = ['SOURCES', 'SourceKind', 'prepare_subjects']
 @contextmanager
 def quiet_complexity():
     """Hide mmengine's "Unsupported operator" warnings of FLOP counting
-    (pooling, BN and additions are not counted: the reported FLOPs are
-    those of convolutions and linear layers, mmengine's convention)."""
+    (pooling, BN and additions are not counted: the reported FLOPs are those of
+    convolutions and linear layers, mmengine's convention)."""
     from mmengine.logging import MMLogger
     logger = MMLogger.get_current_instance()
     level = logger.level
@@ -69,8 +69,8 @@ def baselines(spec: BenchmarkSpec, work_dir: str,
     for w, path in sorted(spec.baselines.items()):
         try:
             with quiet_complexity():
-                res = export_plain_resnet(path, osp.join(
-                    work_dir, 'baselines'), w)
+                res = export_plain_resnet(path,
+                                          osp.join(work_dir, 'baselines'), w)
         except ExportError as e:
             raise BenchmarkError(str(e)) from None
         log(f'  baseline w{res["meta"]["width"]}: {rel(res["path"])} (from '

@@ -24,7 +24,7 @@ RESULT_FILE = 'result.json'
 
 
 def run_key(*parts) -> str:
-    """sha256 over the string forms of ``parts``."""
+    """Sha256 over the string forms of ``parts``."""
     h = hashlib.sha256()
     for p in parts:
         h.update(str(p).encode())
@@ -72,8 +72,8 @@ def save_result(run_dir: str, rec: dict) -> None:
 def read_scalars(work_dir: str) -> dict:
     """Last logged value of every scalar of the newest run in ``work_dir``.
 
-    mmengine writes ``<work_dir>/<timestamp>/vis_data/scalars.json``, one
-    json record per logging step, validation metrics included.
+    mmengine writes ``<work_dir>/<timestamp>/vis_data/scalars.json``, one json
+    record per logging step, validation metrics included.
     """
     runs = sorted(
         d for d in os.listdir(work_dir) if _TIMESTAMP.match(d)

@@ -50,8 +50,8 @@ def infer_depth(keys: Iterable[str]) -> Tuple[Optional[int], str]:
             m.group(1)
             for m in (re.match(rf'layer{i}\.(\d+)\.', k) for k in keys) if m
         }) for i in range(1, 5))
-    depth = next((d for d, arch in ARCH.items()
-                  if arch == (bottleneck, blocks)), None)
+    depth = next(
+        (d for d, arch in ARCH.items() if arch == (bottleneck, blocks)), None)
     found = (f'{blocks} {"bottleneck" if bottleneck else "basic"} blocks '
              f'per stage, which is no ResNet of depth {DEPTHS}')
     return depth, found
@@ -70,8 +70,8 @@ def file_sha256(path: str) -> str:
 def complexity(depth: int, width: float) -> Tuple[int, int]:
     """Params and FLOPs (multiply-adds, at 224x224) of the ResNet at width.
 
-    Computed with mmengine's complexity analysis on the stock mmpretrain
-    ResNet (no classifier), so they are the static network's numbers.
+    Computed with mmengine's complexity analysis on the stock mmpretrain ResNet
+    (no classifier), so they are the static network's numbers.
     """
     from mmengine.analysis import get_model_complexity_info
     from mmpretrain.models.backbones import ResNet
@@ -101,8 +101,7 @@ class SourceInfo:
         return cls(osp.abspath(path), prefix, file_sha256(path))
 
 
-def export_meta(depth: int, width: float, source: SourceInfo,
-                **extra) -> dict:
+def export_meta(depth: int, width: float, source: SourceInfo, **extra) -> dict:
     """The ``meta`` of an exported width.
 
     Depth, width, base/stem and stage channels, params and FLOPs
@@ -138,7 +137,9 @@ def export_path(out_dir: str, depth: int, width: float) -> str:
 
 def atomic_save(obj, path: str) -> None:
     """``torch.save`` to a temporary name in the same folder, then rename:
-    ``path`` holds either its old content or the complete new file."""
+
+    ``path`` holds either its old content or the complete new file.
+    """
     tmp = f'{path}.tmp-{os.getpid()}'
     try:
         torch.save(obj, tmp)

@@ -75,9 +75,8 @@ def _load_export(path: str) -> Tuple[Dict[str, torch.Tensor], dict]:
     meta = ckpt['meta']
     missing = [k for k in _META_KEYS if k not in meta]
     if missing:
-        raise TransferError(
-            f'{path} is not an exported width: its meta lacks '
-            f'{", ".join(missing)}; {hint}')
+        raise TransferError(f'{path} is not an exported width: its meta lacks '
+                            f'{", ".join(missing)}; {hint}')
     channels = meta['stage_channels']
     if (not isinstance(channels, (list, tuple)) or len(channels) != 4
             or not all(isinstance(c, int) and c > 0 for c in channels)):
@@ -200,8 +199,8 @@ def _mmseg(model: dict, feats: List[int], log: _Changes) -> None:
     for name in ('decode_head', 'auxiliary_head'):
         node = model.get(name)
         for i, head in enumerate(_as_list(node)):
-            path = f'model.{name}' + ('' if isinstance(node, dict) else
-                                      f'[{i}]')
+            path = f'model.{name}' + (''
+                                      if isinstance(node, dict) else f'[{i}]')
             index = head.get('in_index', _DEFAULT_IN_INDEX)
             log.set(head, 'in_channels', _pick(feats, index, path), path)
 
@@ -284,27 +283,22 @@ _STOCK_MODELS = {
     'mmdet': ('mmdet',
               dict(
                   backbone=dict(type='ResNet', out_indices=(0, 1, 2, 3)),
-                  neck=dict(type='FPN', in_channels=[256, 512, 1024,
-                                                     2048]))),
-    'mmseg (FCN)': ('mmseg',
-                    dict(
-                        backbone=dict(
-                            type='ResNetV1c', out_indices=(0, 1, 2, 3)),
-                        decode_head=dict(
-                            type='FCNHead', in_index=3, in_channels=2048),
-                        auxiliary_head=dict(
-                            type='FCNHead', in_index=2, in_channels=1024))),
-    'mmseg (UPerNet)': ('mmseg',
-                        dict(
-                            backbone=dict(
-                                type='ResNetV1c', out_indices=(0, 1, 2, 3)),
-                            decode_head=dict(
-                                type='UPerHead',
-                                in_index=[0, 1, 2, 3],
-                                in_channels=[256, 512, 1024, 2048]),
-                            auxiliary_head=dict(
-                                type='FCNHead', in_index=2,
-                                in_channels=1024))),
+                  neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048]))),
+    'mmseg (FCN)':
+    ('mmseg',
+     dict(
+         backbone=dict(type='ResNetV1c', out_indices=(0, 1, 2, 3)),
+         decode_head=dict(type='FCNHead', in_index=3, in_channels=2048),
+         auxiliary_head=dict(type='FCNHead', in_index=2, in_channels=1024))),
+    'mmseg (UPerNet)':
+    ('mmseg',
+     dict(
+         backbone=dict(type='ResNetV1c', out_indices=(0, 1, 2, 3)),
+         decode_head=dict(
+             type='UPerHead',
+             in_index=[0, 1, 2, 3],
+             in_channels=[256, 512, 1024, 2048]),
+         auxiliary_head=dict(type='FCNHead', in_index=2, in_channels=1024))),
 }
 
 

@@ -1,4 +1,4 @@
-"""mmengine's ``compile=True`` with dspnet_mm models: what works, what not.
+"""``compile=True`` (mmengine) with dspnet_mm models: what works, what not.
 
 * SlimmableResNet compiles: under ``torch.compile`` every slimmable conv
   takes the plain weight view (the evaluation slice cache steps aside,

@@ -40,12 +40,12 @@ def apply_tensorboard_switch(cfg, environ: Optional[dict] = None) -> bool:
             installed.
     """
     environ = os.environ if environ is None else environ
-    if environ.get(TENSORBOARD_ENV, '0').strip().lower() in ('', '0',
-                                                             'false', 'no'):
+    if environ.get(TENSORBOARD_ENV,
+                   '0').strip().lower() in ('', '0', 'false', 'no'):
         return False
     if importlib.util.find_spec('tensorboard') is None:
         raise TensorBoardError(f'{TENSORBOARD_ENV}=1 needs the tensorboard '
-                          'package: pip install tensorboard')
+                               'package: pip install tensorboard')
     visualizer = cfg.get('visualizer')
     if visualizer is None:
         visualizer = cfg.visualizer = dict(

@@ -27,20 +27,19 @@ def test_every_part_runs_tiny(tmp_path, capsys):
     root = str(tmp_path / 'demo')
     generate_demo_data(root, tasks=('cls', ), **SMALL_DEMO)
     assert run_tool('speed', [
-        '--parts', 'p1,cx,p2,p3,p4', '--p1-depths', '18', '--p1-before',
-        '18', '--p1-batch', '2', '--p1-px', '32', '--reps', '1', '--cx-px',
-        '32', '--p2-batch', '4', '--p2-reps', '1', '--p2-iters', '2',
-        '--p2-malloc', 'off', '--p2-no-profile', '--data-root', root,
-        '--p3-device', 'cpu', '--p3-batch', '2', '--p3-px', '32',
-        '--p3-steps', '1', '--p3-warmup', '1'
+        '--parts', 'p1,cx,p2,p3,p4', '--p1-depths', '18', '--p1-before', '18',
+        '--p1-batch', '2', '--p1-px', '32', '--reps', '1', '--cx-px', '32',
+        '--p2-batch', '4', '--p2-reps', '1', '--p2-iters', '2', '--p2-malloc',
+        'off', '--p2-no-profile', '--data-root', root, '--p3-device', 'cpu',
+        '--p3-batch', '2', '--p3-px', '32', '--p3-steps', '1', '--p3-warmup',
+        '1'
     ]) == 0
     out = capsys.readouterr().out
     for line in ('## P1  SlimmableResNet-18 vs ResNet-18',
                  'P1 gap at width 0.25, ResNet-18, train',
                  '- params/FLOPs per width equal the static ResNet: yes',
-                 'BYOL twins == the 4 baseline configs',
-                 '- P2 epoch ratio', '## P3  CPU step', 'DSPNet-R50',
-                 '- P4 export of 4 widths'):
+                 'BYOL twins == the 4 baseline configs', '- P2 epoch ratio',
+                 '## P3  CPU step', 'DSPNet-R50', '- P4 export of 4 widths'):
         assert line in out, line
     assert osp.isfile(osp.join(root, 'cls', 'meta', 'train.txt'))
 
@@ -61,7 +60,9 @@ def test_demo_data_baseline_uses_the_package_knn():
     ref = knn_classify(train_x, train_y, val_x, val_y, k=5)['top1'] / 100
     assert tool.knn_top1(train_x, train_y, val_x, val_y, k=5) == ref
     # two separated clusters: every val sample finds its own
-    x = torch.cat([torch.randn(20, 4, generator=g) + 10,
-                   torch.randn(20, 4, generator=g) - 10])
+    x = torch.cat([
+        torch.randn(20, 4, generator=g) + 10,
+        torch.randn(20, 4, generator=g) - 10
+    ])
     y = torch.tensor([0] * 20 + [1] * 20)
     assert tool.knn_top1(x, y, x[::4], y[::4], k=5) == 1.0

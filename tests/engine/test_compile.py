@@ -1,4 +1,4 @@
-"""mmengine's ``compile=True``: SlimmableResNet compiles, DSPNet is refused.
+"""``compile=True`` (mmengine): SlimmableResNet compiles, DSPNet is refused.
 
 The compiled run trains a classifier on the first two stages of a
 SlimmableResNet-18 (a smaller graph to compile) switched to width 0.5, so

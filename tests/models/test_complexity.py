@@ -23,8 +23,7 @@ WIDTHS = (0.25, 0.5, 0.75, 1.0)
 
 def _info(model, size=32):
     return get_model_complexity_info(
-        model, input_shape=(3, size, size), show_table=False,
-        show_arch=False)
+        model, input_shape=(3, size, size), show_table=False, show_arch=False)
 
 
 @pytest.fixture(scope='module')
@@ -47,7 +46,8 @@ def test_params_and_flops_equal_static_resnet(supernet, width):
     assert ours['activations'] == ref['activations']
     # params: mmengine counts every tensor of the supernet (all widths);
     # the parameters width w reads are the static network's
-    assert active_param_count(supernet, torch.randn(1, 3, 32, 32)) == ref['params']
+    x = torch.randn(1, 3, 32, 32)
+    assert active_param_count(supernet, x) == ref['params']
     assert ours['params'] == sum(p.numel() for p in supernet.parameters())
     set_width(supernet, 1.0)
 

@@ -1,5 +1,5 @@
-"""Speed, FLOPs and memory of slimmable training against the static networks
-it replaces, measured side by side in one process.
+"""Speed, FLOPs and memory of slimmable training against the static networks it
+replaces, measured side by side in one process.
 
 Parts (``--parts``, default all):
 
@@ -55,33 +55,46 @@ def parse_args(argv=None):
         default='p1,cx,mem,p2,p3,p4',
         help='comma-separated subset of p1,cx,mem,p2,p3,p4')
     parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--reps', type=int, default=7,
-                        help='interleaved repetitions per P1 measurement')
+    parser.add_argument(
+        '--reps',
+        type=int,
+        default=7,
+        help='interleaved repetitions per P1 measurement')
     parser.add_argument('--p1-depths', type=int, nargs='+', default=[50, 18])
-    parser.add_argument('--p1-before', type=int, nargs='*', default=[50],
-                        help='depths that also time the plain weight view '
-                        '(no evaluation slice cache)')
+    parser.add_argument(
+        '--p1-before',
+        type=int,
+        nargs='*',
+        default=[50],
+        help='depths that also time the plain weight view '
+        '(no evaluation slice cache)')
     parser.add_argument('--p1-batch', type=int, default=8)
     parser.add_argument('--p1-px', type=int, default=112)
     parser.add_argument('--cx-px', type=int, default=224)
     parser.add_argument('--p2-batch', type=int, default=32)
-    parser.add_argument('--p2-px', type=int, default=32,
-                        help='demo pipeline crop size')
+    parser.add_argument(
+        '--p2-px', type=int, default=32, help='demo pipeline crop size')
     parser.add_argument('--p2-reps', type=int, default=5)
     parser.add_argument('--p2-iters', type=int, default=10)
     parser.add_argument('--data-root', default='data/demo')
-    parser.add_argument('--profile', action='store_true',
-                        help='print the P2 profile even if the target is met')
-    parser.add_argument('--p2-no-profile', action='store_true',
-                        help='never print the P2 profile')
+    parser.add_argument(
+        '--profile',
+        action='store_true',
+        help='print the P2 profile even if the target is met')
+    parser.add_argument(
+        '--p2-no-profile',
+        action='store_true',
+        help='never print the P2 profile')
     parser.add_argument(
         '--p2-malloc',
         choices=['compare', 'off'],
         default='compare',
         help='compare: run P2 again in a child with glibc malloc '
         'thresholds raised')
-    parser.add_argument('--p3-device', default='cuda',
-                        help='cpu runs the P3 code path as a smoke test')
+    parser.add_argument(
+        '--p3-device',
+        default='cuda',
+        help='cpu runs the P3 code path as a smoke test')
     parser.add_argument('--p3-batch', type=int, default=64)
     parser.add_argument('--p3-px', type=int, default=224)
     parser.add_argument('--p3-warmup', type=int, default=3)

@@ -19,8 +19,8 @@ from .width import GRID, SlimmableMixin, channels_at, check_width
 
 
 def _layout(weight: torch.Tensor) -> torch.memory_format:
-    """The memory format of ``weight`` (channels_last stays channels_last
-    in the dense copies below, so the kernels pick the same path)."""
+    """The memory format of ``weight`` (channels_last stays channels_last in
+    the dense copies below, so the kernels pick the same path)."""
     if (weight.dim() == 4 and not weight.is_contiguous()
             and weight.is_contiguous(memory_format=torch.channels_last)):
         return torch.channels_last
@@ -258,8 +258,8 @@ class SlimmableBatchNorm(SlimmableMixin, nn.Module):
             x, bn.running_mean[:c] if bn.running_mean is not None else None,
             bn.running_var[:c] if bn.running_var is not None else None,
             bn.weight[:c] if bn.weight is not None else None,
-            bn.bias[:c] if bn.bias is not None else None, training,
-            momentum or 0.0, bn.eps)
+            bn.bias[:c] if bn.bias is not None else None, training, momentum
+            or 0.0, bn.eps)
 
     def extra_repr(self) -> str:
         return f'num_features={self.num_features}, shared'
