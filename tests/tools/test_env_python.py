@@ -58,12 +58,13 @@ def test_python_without_torch_is_refused_with_the_fix(tmp_path):
     # the dist script stops there, before torchrun
     repo = _repo(tmp_path / 'dist')
     shutil.copy(osp.join(ROOT, 'tools', 'dist_train.sh'), repo / 'tools')
-    proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', 'cfg.py', '2'],
-        cwd=repo,
-        env=dict(PATH=_no_torch_path(tmp_path), HOME=str(tmp_path)),
-        capture_output=True,
-        text=True)
+    proc = subprocess.run(['bash', 'tools/dist_train.sh', 'cfg.py', '2'],
+                          cwd=repo,
+                          env=dict(
+                              PATH=_no_torch_path(tmp_path),
+                              HOME=str(tmp_path)),
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 1
     assert proc.stderr.startswith('error: python cannot import torch')
 
@@ -77,8 +78,9 @@ def test_the_env_python_is_found(tmp_path):
     venv = tmp_path / 'active'
     os.makedirs(venv / 'bin')
     _python_with_torch(venv / 'bin' / 'python')
-    assert _chosen(repo, path, VIRTUAL_ENV=str(venv)) == (
-        0, str(venv / 'bin/python'), '')
+    assert _chosen(
+        repo, path, VIRTUAL_ENV=str(venv)) == (0, str(venv / 'bin/python'), '')
     # PYTHON wins over everything
-    assert _chosen(repo, path, VIRTUAL_ENV=str(venv),
-                   PYTHON=sys.executable) == (0, sys.executable, '')
+    assert _chosen(
+        repo, path, VIRTUAL_ENV=str(venv),
+        PYTHON=sys.executable) == (0, sys.executable, '')
