@@ -131,8 +131,12 @@ def linear_top1(train_x, train_y, val_x, val_y, seed=0):
         return (probe(val_x).argmax(1) == val_y).float().mean().item()
 
 
-def supervised_top1(train_imgs, train_y, val_imgs, val_y, epochs, seed=0):
-    """Val top-1 of a ResNet-18 trained from scratch (SGD, one-cycle)."""
+def supervised_top1(train, val, epochs, seed=0):
+    """Val top-1 of a ResNet-18 trained from scratch (SGD, one-cycle).
+
+    ``train`` and ``val`` are ``(images, labels)`` pairs.
+    """
+    (train_imgs, train_y), (val_imgs, val_y) = train, val
     from mmpretrain.models import ResNet
     torch.manual_seed(seed)
     backbone = ResNet(depth=18)
@@ -241,7 +245,7 @@ def main(argv=None):
         print(f'{name:<24}{k:>8.3f}{lin_acc:>8.3f}')
     if args.supervised_epochs:
         t0 = time.time()
-        acc = supervised_top1(train_imgs, train_y, val_imgs, val_y,
+        acc = supervised_top1((train_imgs, train_y), (val_imgs, val_y),
                               args.supervised_epochs)
         print(f'supervised ResNet-18 from scratch, {args.supervised_epochs} '
               f'epochs: val top-1 {acc:.3f} ({time.time() - t0:.0f}s)')
