@@ -258,8 +258,8 @@ class SlimmableBatchNorm(SlimmableMixin, nn.Module):
             x, bn.running_mean[:c] if bn.running_mean is not None else None,
             bn.running_var[:c] if bn.running_var is not None else None,
             bn.weight[:c] if bn.weight is not None else None,
-            bn.bias[:c] if bn.bias is not None else None, training, momentum
-            or 0.0, bn.eps)
+            bn.bias[:c] if bn.bias is not None else None, training,
+            momentum or 0.0, bn.eps)
 
     def extra_repr(self) -> str:
         return f'num_features={self.num_features}, shared'
