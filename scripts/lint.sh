@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The linters of mmpretrain's pre-commit set, with the settings in setup.cfg:
 # flake8, isort, yapf, codespell and docformatter (pinned in
-# requirements/tests.txt, so scripts/setup_env.sh installs them).
+# requirements/lint.txt, so scripts/setup_env.sh installs them).
 #
 #   bash scripts/lint.sh                 # check the tree; exit 1 on findings
 #   bash scripts/lint.sh --fix           # let isort, yapf, docformatter and
