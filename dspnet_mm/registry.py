@@ -3,10 +3,12 @@
 We register straight into mmpretrain's registries (a child registry would not
 trigger mmpretrain's lazy imports). Backbones meant for detection and
 segmentation are additionally registered into mmdet's and mmseg's MODELS by
-:func:`register_downstream`, so ``type='SlimmableResNet'`` also builds from
-``mmdet::`` and ``mmseg::`` configs. This module imports nothing from
-dspnet_mm.
+:func:`register_downstream` when those packages are installed, so
+``type='SlimmableResNet'`` also builds from ``mmdet::`` and ``mmseg::``
+configs. This module imports nothing from dspnet_mm.
 """
+import importlib.util
+
 from mmpretrain.registry import DATASETS, HOOKS, MODELS, TRANSFORMS
 
 __all__ = ['MODELS', 'HOOKS', 'DATASETS', 'TRANSFORMS', 'register_downstream']
@@ -15,11 +17,14 @@ __all__ = ['MODELS', 'HOOKS', 'DATASETS', 'TRANSFORMS', 'register_downstream']
 def register_downstream(cls):
     """Register ``cls`` into mmdet's and mmseg's MODELS as well.
 
-    Both packages are hard requirements of the stack, so a failed import is a
-    broken environment and is not silenced.
+    Each only when the package is installed (dspnet_mm's pretraining and
+    export need neither; ``pip install dspnet_mm[det,seg]`` adds them). An
+    installed package that fails to import is a broken environment and is
+    not silenced.
     """
-    from mmdet.registry import MODELS as MMDET_MODELS
-    from mmseg.registry import MODELS as MMSEG_MODELS
-    MMDET_MODELS.register_module(module=cls)
-    MMSEG_MODELS.register_module(module=cls)
+    for package in ('mmdet', 'mmseg'):
+        if importlib.util.find_spec(package) is None:
+            continue
+        registry = importlib.import_module(f'{package}.registry')
+        registry.MODELS.register_module(module=cls)
     return cls

@@ -179,7 +179,8 @@ EOF
 requirement_lines() {
     sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' \
         "$REPO_ROOT/requirements/runtime.txt" \
-        "$REPO_ROOT/requirements/tests.txt"
+        "$REPO_ROOT/requirements/tests.txt" \
+        "$REPO_ROOT/requirements/lint.txt"
 }
 pin_of() {  # pin_of torch -> 2.14.1
     requirement_lines | sed -n "s/^$1==//p" | head -n 1
@@ -388,7 +389,7 @@ fi
 step_done
 
 # ------------------------------------------------ 5. the rest of the pins
-step 'requirements/runtime.txt and tests.txt'
+step 'requirements/runtime.txt, tests.txt and lint.txt'
 mapfile -t reqs < <(requirement_lines)
 missing=$(unsatisfied "${reqs[@]}")
 if [[ -n "$missing" ]]; then
@@ -396,7 +397,8 @@ if [[ -n "$missing" ]]; then
     # mmcv and torch are pinned here too: pip keeps the installed ones and
     # only adds their dependencies (mmcv went in with --no-deps).
     pip_install -r "$REPO_ROOT/requirements/runtime.txt" \
-        -r "$REPO_ROOT/requirements/tests.txt"
+        -r "$REPO_ROOT/requirements/tests.txt" \
+        -r "$REPO_ROOT/requirements/lint.txt"
     missing=$(unsatisfied "${reqs[@]}")
     [[ -z "$missing" ]] || die "still unsatisfied after pip: $(echo $missing)"
 else

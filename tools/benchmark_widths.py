@@ -19,11 +19,12 @@ import sys
 
 from mmengine.config import DictAction
 
-from dspnet_mm.benchmark import PROTOCOLS, RUNS, BenchmarkError
-from dspnet_mm.benchmark.report import format_table
-from dspnet_mm.benchmark.runner import (benchmark_widths, parse_max_iters,
-                                        split_cfg_options)
-from dspnet_mm.slim.transfer import TransferError
+from dspnet_mm.benchmark import (PROTOCOLS, RUNS, BenchmarkError,
+                                 BenchmarkSpec, Launch, RunOptions,
+                                 benchmark_widths, format_table,
+                                 parse_max_iters, split_cfg_options)
+from dspnet_mm.slim import TransferError
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
 def _pairs(values, what, cast):
@@ -120,9 +121,10 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     try:
-        results = benchmark_widths(
+        spec = BenchmarkSpec(
             args.checkpoint,
             args.work_dir,
             protocols=args.protocols,
@@ -131,13 +133,14 @@ def main(argv=None) -> int:
             data_root=args.data_root,
             baselines=_pairs(args.baseline, '--baseline', float),
             transfer_widths=args.transfer_widths,
-            launcher=args.launcher,
-            gpus=args.gpus,
-            configs=_pairs(args.config, '--config', str),
-            cfg_options=split_cfg_options(args.cfg_options),
-            max_iters=parse_max_iters(args.max_iters),
-            knn_k=args.knn_k,
+            runs=RunOptions(
+                configs=_pairs(args.config, '--config', str),
+                cfg_options=split_cfg_options(args.cfg_options),
+                max_iters=parse_max_iters(args.max_iters),
+                knn_k=args.knn_k),
+            launch=Launch(args.launcher, args.gpus, sys.executable),
             stream=args.stream)
+        results = benchmark_widths(spec)
     except (BenchmarkError, TransferError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

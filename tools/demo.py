@@ -19,6 +19,8 @@ import sys
 
 from mmengine.config import DictAction
 
+from dspnet_mm.utils.quiet import filter_upstream_warnings
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -88,6 +90,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     if args.threads is not None:
         os.environ['OMP_NUM_THREADS'] = str(args.threads)
@@ -96,9 +99,10 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
-    from dspnet_mm.benchmark import BenchmarkError
-    from dspnet_mm.benchmark.demo import run_demo
-    from dspnet_mm.benchmark.runner import parse_max_iters, split_cfg_options
+    from dspnet_mm.benchmark import (BenchmarkError, RunOptions,
+                                     parse_max_iters, split_cfg_options)
+    from dspnet_mm.benchmark.demo import DemoSpec, run_demo
+    from dspnet_mm.benchmark.pretrain import PretrainError
     from dspnet_mm.datasets import DemoDataError
     work_dir = args.work_dir or ('work_dirs/demo_quick'
                                  if args.quick else 'work_dirs/demo')
@@ -108,18 +112,20 @@ def main(argv=None) -> int:
         flush=True)
     try:
         results = run_demo(
-            work_dir,
-            data_root=args.data_root,
-            quick=args.quick,
-            checkpoint=args.skip_pretrain,
-            widths=args.widths,
-            protocols=args.protocols,
-            transfer_protocols=args.transfer_protocols,
-            transfer_widths=args.transfer_widths,
-            max_iters=parse_max_iters(args.max_iters),
-            cfg_options=split_cfg_options(args.cfg_options),
-            stream=args.stream)
-    except (BenchmarkError, DemoDataError, FileNotFoundError,
+            DemoSpec(
+                work_dir,
+                data_root=args.data_root,
+                quick=args.quick,
+                checkpoint=args.skip_pretrain,
+                widths=args.widths,
+                protocols=args.protocols,
+                transfer_protocols=args.transfer_protocols,
+                transfer_widths=args.transfer_widths,
+                runs=RunOptions(
+                    cfg_options=split_cfg_options(args.cfg_options),
+                    max_iters=parse_max_iters(args.max_iters)),
+                stream=args.stream))
+    except (BenchmarkError, DemoDataError, PretrainError, FileNotFoundError,
             RuntimeError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
-# Starts GPUS processes with torchrun (gloo on a machine without GPUs).
+# Starts GPUS processes with torchrun (gloo on a machine without GPUs), with
+# the environment's python (tools/env_python.sh; PYTHON=... to choose).
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2
@@ -10,7 +11,7 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
+source "$ROOT/tools/env_python.sh"
 
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
 "$PYTHON" -m torch.distributed.run \

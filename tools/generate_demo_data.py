@@ -7,15 +7,12 @@ Example:
     python tools/generate_demo_data.py --root data/demo --seed 0
 """
 import argparse
-import os.path as osp
 import sys
 import time
 
-# Runs from a checkout without `pip install -e .` as well.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from dspnet_mm.datasets.demo_data import (  # noqa: E402
-    SMALL_DEMO, DemoDataError, generate_demo_data)
+from dspnet_mm.datasets.demo_data import (SMALL_DEMO, DemoDataError,
+                                          generate_demo_data)
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
 def parse_args(argv=None):
@@ -34,6 +31,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    filter_upstream_warnings()
     args = parse_args(argv)
     sizes = SMALL_DEMO if args.small else {}
     start = time.time()

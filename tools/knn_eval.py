@@ -22,6 +22,7 @@ import time
 
 from dspnet_mm.evaluation import imagenet_style_dataset, knn_eval
 from dspnet_mm.slim.transfer import TransferError
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
 def parse_args(argv=None):
@@ -59,6 +60,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     for name in (args.train_ann, args.val_ann):
         if not osp.isfile(osp.join(args.data_root, name)):

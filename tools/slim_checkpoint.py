@@ -9,6 +9,7 @@ import sys
 import time
 
 from dspnet_mm.slim import ExportError, downstream_overrides, export_widths
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
 def parse_args(argv=None):
@@ -51,6 +52,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     widths = 'all' if args.widths == ['all'] else args.widths
     start = time.perf_counter()
@@ -74,8 +76,7 @@ def main(argv=None) -> int:
               f'{meta["base_channels"]}, {meta["params"] / 1e6:.2f}M '
               f'params, {meta["flops"] / 1e9:.2f}G FLOPs)')
         if not args.quiet:
-            for name, opts in downstream_overrides(meta,
-                                                   res['path']).items():
+            for name, opts in downstream_overrides(meta, res['path']).items():
                 print(f'  {name} --cfg-options {" ".join(opts)}')
     print(f'exported {len(results)} width(s) in '
           f'{time.perf_counter() - start:.1f}s')

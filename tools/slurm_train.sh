@@ -10,7 +10,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
+source "$ROOT/tools/env_python.sh"
 
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
 srun -p "${PARTITION}" \

@@ -12,6 +12,8 @@ from mmengine.config import Config, DictAction
 import dspnet_mm  # noqa: F401  (registers our modules)
 from dspnet_mm.utils.launch import (apply_common_args, build_runner,
                                     local_rank_env, user_error)
+from dspnet_mm.utils.quiet import filter_upstream_warnings
+from dspnet_mm.utils.visualization import apply_tensorboard_switch
 
 
 def parse_args(argv=None):
@@ -37,12 +39,14 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    filter_upstream_warnings()
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
     try:
         cfg = apply_common_args(cfg, args)
+        apply_tensorboard_switch(cfg)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         raise SystemExit(f'error: {e}')
     cfg.load_from = args.checkpoint

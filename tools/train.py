@@ -9,8 +9,11 @@ import argparse
 from mmengine.config import Config, DictAction
 
 import dspnet_mm  # noqa: F401  (registers our modules)
+from dspnet_mm.utils.compile_check import check_compile
 from dspnet_mm.utils.launch import (apply_train_args, build_runner,
                                     local_rank_env, user_error)
+from dspnet_mm.utils.quiet import filter_upstream_warnings
+from dspnet_mm.utils.visualization import apply_tensorboard_switch
 
 
 def parse_args(argv=None):
@@ -61,10 +64,13 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    filter_upstream_warnings()
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     try:
         cfg = apply_train_args(cfg, args)
+        check_compile(cfg)
+        apply_tensorboard_switch(cfg)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         raise SystemExit(f'error: {e}')
     try:

@@ -21,6 +21,7 @@ from mmengine.config import Config, DictAction
 
 from dspnet_mm.slim import (TRANSFER_TASKS, TransferError, apply_width,
                             read_export_meta, verify_backbone_loaded)
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
 def parse_args(argv=None):
@@ -65,6 +66,7 @@ def _registry(task: str):
 def verify(path: str, checkpoint: str, task: str) -> int:
     """Build the model of config ``path``, init it, check its backbone."""
     from mmengine.logging import MMLogger
+
     # init_weights reports every parameter at INFO; keep warnings only
     MMLogger.get_instance('transfer_config', log_level='WARNING')
     cfg = Config.fromfile(path)
@@ -74,6 +76,7 @@ def verify(path: str, checkpoint: str, task: str) -> int:
 
 
 def main(argv=None) -> int:
+    filter_upstream_warnings()
     args = parse_args(argv)
     checkpoint = osp.abspath(args.checkpoint)
     try:

@@ -6,7 +6,6 @@ conv plus picking width ``w``'s own BN. The written file holds only tensors
 and plain metadata, loads with ``torch.load(path, weights_only=True)`` and
 with ``strict=True`` into stock mmpretrain, mmdet and mmseg ResNets.
 """
-import hashlib
 import os
 import os.path as osp
 import re
@@ -17,15 +16,15 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from mmpretrain.models.backbones import ResNet
 
-from ..models.backbones.slimmable_resnet import DEPTHS, resnet_stage_channels
 from ..models.layers import GRID, check_width, width_tag
 from ..utils.atomic import commit, temp_path
 from ..utils.checkpoint import load_checkpoint_safely
-from ..version import __version__
+from .file_format import FLOPS_INPUT, SourceInfo
+from .file_format import complexity, export_meta, export_path, infer_depth
 
 __all__ = [
-    'ExportError', 'SOURCE_PREFIXES', 'export_widths', 'slice_width',
-    'inspect_backbone', 'downstream_overrides', 'width_tag', 'complexity'
+    'ExportError', 'FLOPS_INPUT', 'SOURCE_PREFIXES', 'export_widths',
+    'slice_width', 'inspect_backbone', 'width_tag', 'complexity'
 ]
 
 #: Backbone key prefixes of the networks a DSPNet checkpoint holds.
@@ -35,30 +34,12 @@ SOURCE_PREFIXES = {
     'target': 'target_net.module.0.',
 }
 
-#: (bottleneck, blocks per stage) of each depth.
-_ARCH = {
-    18: (False, (2, 2, 2, 2)),
-    34: (False, (3, 4, 6, 3)),
-    50: (True, (3, 4, 6, 3)),
-    101: (True, (3, 4, 23, 3)),
-    152: (True, (3, 8, 36, 3)),
-}
 _BN_PARAMS = ('weight', 'bias', 'running_mean', 'running_var',
               'num_batches_tracked')
-#: Input size at which FLOPs are reported (the ImageNet convention).
-FLOPS_INPUT = (3, 224, 224)
 
 
 class ExportError(ValueError):
     """A checkpoint, width or output that export cannot use."""
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
@@ -127,19 +108,9 @@ def inspect_backbone(state_dict: Dict[str, torch.Tensor],
         raise ExportError(f'the stem of the backbone under {prefix!r} has '
                           f'{stem} channels, not the {GRID} of a full-width '
                           'ResNet')
-    bottleneck = 'layer1.0.conv3.weight' in keys
-    blocks = tuple(
-        len({
-            m.group(1)
-            for m in (re.match(rf'layer{i}\.(\d+)\.', k) for k in keys) if m
-        }) for i in range(1, 5))
-    depth = next((d for d, arch in _ARCH.items()
-                  if arch == (bottleneck, blocks)), None)
+    depth, found = infer_depth(keys)
     if depth is None:
-        raise ExportError(
-            f'the backbone under {prefix!r} has {blocks} '
-            f'{"bottleneck" if bottleneck else "basic"} blocks per stage, '
-            f'which is no ResNet of depth {DEPTHS}')
+        raise ExportError(f'the backbone under {prefix!r} has {found}')
     widths, i = [], 0
     while f'bn1.bns.{i}.weight' in keys:
         widths.append(state_dict[f'{prefix}bn1.bns.{i}.weight'].numel() /
@@ -158,22 +129,6 @@ def _target_shapes(depth: int, width: float) -> Tuple[Tuple[str, tuple]]:
     base = round(GRID * width)
     model = ResNet(depth, base_channels=base, stem_channels=base)
     return tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
-
-
-@lru_cache(maxsize=None)
-def complexity(depth: int, width: float) -> Tuple[int, int]:
-    """Params and FLOPs (multiply-adds, at 224x224) of the ResNet at width.
-
-    Computed with mmengine's complexity analysis on the stock mmpretrain
-    ResNet (no classifier), so they are the static network's numbers.
-    """
-    from mmengine.analysis import get_model_complexity_info
-    base = round(GRID * width)
-    model = ResNet(depth, base_channels=base, stem_channels=base)
-    model.eval()  # ResNet.train() returns None: no chaining
-    info = get_model_complexity_info(
-        model, input_shape=FLOPS_INPUT, show_table=False, show_arch=False)
-    return int(info['params']), int(info['flops'])
 
 
 def slice_width(state_dict: Dict[str, torch.Tensor], depth: int,
@@ -367,33 +322,20 @@ def export_widths(checkpoint: str,
         per_width = recalibrated_state_dicts(cfg, state_dict, selected,
                                              info['prefix'], recalib_batches)
 
-    source_sha = _sha256(checkpoint)
+    source = SourceInfo.of(checkpoint, info['prefix'])
     results, pending = [], []
     try:
         for w in selected:
             sd = slice_width(
                 per_width[w] if per_width else state_dict, info['depth'], w,
                 info['prefix'], trained)
-            params, flops = complexity(info['depth'], w)
-            base = round(GRID * w)
-            meta = dict(
-                arch='ResNet',
-                depth=info['depth'],
-                width=w,
-                base_channels=base,
-                stem_channels=base,
-                stage_channels=resnet_stage_channels(info['depth'], w),
-                params=params,
-                flops=flops,
-                flops_input=list(FLOPS_INPUT),
+            meta = export_meta(
+                info['depth'],
+                w,
+                source,
                 trained_widths=list(trained),
-                universal=info['universal'],
-                source=osp.abspath(checkpoint),
-                source_prefix=info['prefix'],
-                source_sha256=source_sha,
-                exporter=f'dspnet_mm {__version__}')
-            path = osp.join(out_dir,
-                            f'resnet{info["depth"]}_w{width_tag(w)}.pth')
+                universal=info['universal'])
+            path = export_path(out_dir, info['depth'], w)
             tmp = temp_path(path)
             pending.append((tmp, path))
             torch.save(dict(state_dict=sd, meta=meta), tmp)
@@ -405,40 +347,3 @@ def export_widths(checkpoint: str,
             if osp.lexists(tmp):
                 os.remove(tmp)
     return results
-
-
-def downstream_overrides(meta: dict, path: str) -> Dict[str, List[str]]:
-    """``--cfg-options`` that stock configs need to load an exported width.
-
-    Args:
-        meta (dict): the ``meta`` of an exported checkpoint.
-        path (str): the exported checkpoint.
-
-    Returns:
-        dict: framework name -> list of ``key=value`` overrides, for
-        mmpretrain (ResNet + linear head), mmdet (ResNet + FPN) and mmseg
-        (plain-stem ResNet with FCN or UPerNet decode heads).
-    """
-    d, b = meta['depth'], meta['base_channels']
-    c = meta['stage_channels']
-    init = [
-        'model.backbone.init_cfg.type=Pretrained',
-        f'model.backbone.init_cfg.checkpoint={path}'
-    ]
-    common = [
-        f'model.backbone.depth={d}', f'model.backbone.base_channels={b}',
-        f'model.backbone.stem_channels={b}'
-    ] + init
-    in4 = '[' + ','.join(str(x) for x in c) + ']'
-    seg = [
-        # mmseg's default ResNetV1c has a deep stem: exported widths are the
-        # plain-stem ResNet.
-        'model.backbone.type=ResNet',
-        'model.pretrained=None',
-    ] + common + [f'model.auxiliary_head.in_channels={c[2]}']
-    return {
-        'mmpretrain': common + [f'model.head.in_channels={c[3]}'],
-        'mmdet': common + [f'model.neck.in_channels={in4}'],
-        'mmseg (FCN)': seg + [f'model.decode_head.in_channels={c[3]}'],
-        'mmseg (UPerNet)': seg + [f'model.decode_head.in_channels={in4}'],
-    }

@@ -8,19 +8,23 @@ stock model: the backbone, the checkpoint it starts from, and the input
 channels of whatever reads the backbone (FPN, decode heads, the classifier).
 Every number comes from the file, none is typed by hand, so one config serves
 every width. The result needs no dspnet_mm import: stock tools train it.
+:func:`downstream_overrides` gives the same settings as ``--cfg-options``
+for the stock configs of each framework (it runs :func:`apply_width` on their
+model skeletons).
 
 mmengine's ``Pretrained`` init only *warns* about missing or mis-shaped keys,
 so a wrong width would silently train from scratch;
 :func:`verify_backbone_loaded` checks the loaded backbone tensor by tensor.
 """
+import copy
 import os.path as osp
 from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 
 __all__ = [
-    'TRANSFER_TASKS', 'TransferError', 'apply_width', 'read_export_meta',
-    'verify_backbone_loaded'
+    'TRANSFER_TASKS', 'TransferError', 'apply_width', 'downstream_overrides',
+    'read_export_meta', 'verify_backbone_loaded'
 ]
 
 #: Frameworks whose configs :func:`apply_width` understands.
@@ -71,9 +75,8 @@ def _load_export(path: str) -> Tuple[Dict[str, torch.Tensor], dict]:
     meta = ckpt['meta']
     missing = [k for k in _META_KEYS if k not in meta]
     if missing:
-        raise TransferError(
-            f'{path} is not an exported width: its meta lacks '
-            f'{", ".join(missing)}; {hint}')
+        raise TransferError(f'{path} is not an exported width: its meta lacks '
+                            f'{", ".join(missing)}; {hint}')
     channels = meta['stage_channels']
     if (not isinstance(channels, (list, tuple)) or len(channels) != 4
             or not all(isinstance(c, int) and c > 0 for c in channels)):
@@ -127,14 +130,18 @@ def _pick(channels: Sequence[int], index: Union[int, Sequence[int]],
 
 
 class _Changes:
-    """Sets dotted config keys and remembers what it set."""
+    """Sets dotted config keys and remembers what it set, in order."""
 
     def __init__(self):
-        self.applied = []
+        self.items = []
 
     def set(self, node: dict, key: str, value, path: str) -> None:
         node[key] = value
-        self.applied.append(f'{path}.{key}={value!r}')
+        self.items.append((f'{path}.{key}', value))
+
+    @property
+    def applied(self) -> List[str]:
+        return [f'{k}={v!r}' for k, v in self.items]
 
 
 def _backbone(cfg, task: str, path: str, meta: dict,
@@ -192,8 +199,8 @@ def _mmseg(model: dict, feats: List[int], log: _Changes) -> None:
     for name in ('decode_head', 'auxiliary_head'):
         node = model.get(name)
         for i, head in enumerate(_as_list(node)):
-            path = f'model.{name}' + ('' if isinstance(node, dict) else
-                                      f'[{i}]')
+            path = f'model.{name}' + (''
+                                      if isinstance(node, dict) else f'[{i}]')
             index = head.get('in_index', _DEFAULT_IN_INDEX)
             log.set(head, 'in_channels', _pick(feats, index, path), path)
 
@@ -254,10 +261,81 @@ def apply_width(cfg, checkpoint: str, task: str) -> List[str]:
         raise TransferError(
             f'task must be one of {TRANSFER_TASKS}, got {task!r}')
     meta = read_export_meta(checkpoint)
+    return _apply(cfg, task, checkpoint, meta).applied
+
+
+def _apply(cfg, task: str, checkpoint: str, meta: dict) -> _Changes:
     log = _Changes()
     feats = _backbone(cfg, task, checkpoint, meta, log)
     _TASK_FNS[task](cfg['model'], feats, log)
-    return log.applied
+    return log
+
+
+#: The model part of each framework's stock ResNet configs (mmpretrain's
+#: ResNet + linear head, mmdet's ResNet + FPN, mmseg's ResNetV1c with FCN or
+#: UPerNet heads), as far as :func:`apply_width` reads it.
+_STOCK_MODELS = {
+    'mmpretrain': ('mmpretrain',
+                   dict(
+                       backbone=dict(type='ResNet', out_indices=(3, )),
+                       neck=dict(type='GlobalAveragePooling'),
+                       head=dict(type='LinearClsHead', in_channels=2048))),
+    'mmdet': ('mmdet',
+              dict(
+                  backbone=dict(type='ResNet', out_indices=(0, 1, 2, 3)),
+                  neck=dict(type='FPN', in_channels=[256, 512, 1024, 2048]))),
+    'mmseg (FCN)':
+    ('mmseg',
+     dict(
+         backbone=dict(type='ResNetV1c', out_indices=(0, 1, 2, 3)),
+         decode_head=dict(type='FCNHead', in_index=3, in_channels=2048),
+         auxiliary_head=dict(type='FCNHead', in_index=2, in_channels=1024))),
+    'mmseg (UPerNet)':
+    ('mmseg',
+     dict(
+         backbone=dict(type='ResNetV1c', out_indices=(0, 1, 2, 3)),
+         decode_head=dict(
+             type='UPerHead',
+             in_index=[0, 1, 2, 3],
+             in_channels=[256, 512, 1024, 2048]),
+         auxiliary_head=dict(type='FCNHead', in_index=2, in_channels=1024))),
+}
+
+
+def _option(key: str, value) -> List[str]:
+    """``key=value`` as mmengine's ``DictAction`` reads it back."""
+    if isinstance(value, dict):
+        return [
+            opt for k, v in value.items() for opt in _option(f'{key}.{k}', v)
+        ]
+    if isinstance(value, (list, tuple)):
+        value = '[' + ','.join(str(v) for v in value) + ']'
+    return [f'{key}={value}']
+
+
+def downstream_overrides(meta: dict, path: str) -> Dict[str, List[str]]:
+    """``--cfg-options`` that stock configs need to load an exported width.
+
+    The settings of :func:`apply_width` on the model skeleton of each
+    framework's stock ResNet configs.
+
+    Args:
+        meta (dict): the ``meta`` of an exported checkpoint.
+        path (str): the exported checkpoint.
+
+    Returns:
+        dict: framework name -> list of ``key=value`` overrides, for
+        mmpretrain (ResNet + linear head), mmdet (ResNet + FPN) and mmseg
+        (plain-stem ResNet with FCN or UPerNet decode heads).
+    """
+    out = {}
+    for name, (task, model) in _STOCK_MODELS.items():
+        cfg = dict(model=copy.deepcopy(model))
+        changes = _apply(cfg, task, path, meta)
+        out[name] = [
+            opt for key, value in changes.items for opt in _option(key, value)
+        ]
+    return out
 
 
 def _summary(items: Sequence[str], limit: int = 5) -> str:

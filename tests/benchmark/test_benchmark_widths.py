@@ -1,19 +1,21 @@
 """Width benchmark: report files, and a tiny real run of the CLI."""
 import json
+import os
 import os.path as osp
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from dspnet_mm.benchmark import (COLUMNS, RESULT_KEYS, export_plain_resnet,
-                                 format_table, shrink_schedule, write_report)
+from dspnet_mm.benchmark import (COLUMNS, RESULT_KEYS, BenchmarkError,
+                                 export_plain_resnet, format_table,
+                                 parse_max_iters, progress_line,
+                                 shrink_schedule, split_cfg_options,
+                                 write_report)
+from dspnet_mm.cli import run_tool
 from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-import benchmark_widths as cli  # noqa: E402
 
 DSPNET_DEMO = osp.join(
     ROOT, 'configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_'
@@ -184,7 +186,7 @@ def test_benchmark_cli_tiny_run(tiny, tmp_path, monkeypatch, capsys):
         '1.0', '--work-dir', work, '--data-root', tiny['data'], '--max-iters',
         '2', '--stream', 'none'
     ]
-    assert cli.main(argv) == 0
+    assert run_tool('benchmark', argv) == 0
     out = capsys.readouterr().out
     assert '[1/4] linear w0.25 ...' in out
     assert 'tools/dist_train.sh' in out  # the cluster command is printed
@@ -206,7 +208,7 @@ def test_benchmark_cli_tiny_run(tiny, tmp_path, monkeypatch, capsys):
     assert osp.isfile(osp.join(work, 'slim', 'resnet18_w0.25.pth'))
     assert open(osp.join(work, 'results.png'), 'rb').read(8) == PNG_MAGIC
     # finished runs are not repeated
-    assert cli.main(argv) == 0
+    assert run_tool('benchmark', argv) == 0
     assert capsys.readouterr().out.count('cached result') == 4
 
 
@@ -214,7 +216,7 @@ def test_benchmark_failing_run_is_null_with_error(tiny, tmp_path, monkeypatch,
                                                   capsys):
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     work = str(tmp_path / 'bench')
-    code = cli.main([
+    code = run_tool('benchmark', [
         tiny['ckpt'], '--protocols', 'linear', 'knn', '--widths', '0.5',
         '--work-dir', work, '--data-root', tiny['data'], '--max-iters', '2',
         '--stream', 'none', '--cfg-options',
@@ -235,32 +237,79 @@ def test_benchmark_failing_run_is_null_with_error(tiny, tmp_path, monkeypatch,
     assert err['log'] in out.err
 
 
-def test_demo_pretrain_skipped_when_finished(tmp_path):
-    from dspnet_mm.benchmark.demo import QUICK, pretrain
-    work = tmp_path / 'pretrain'
-    work.mkdir()
-    final = work / 'iter_4.pth'  # QUICK pretrains 4 iterations
-    final.write_bytes(b'')
+def _pretraining(tmp_path, data=True):
+    from dspnet_mm.benchmark.demo import QUICK
+    from dspnet_mm.benchmark.pretrain import Pretraining
+    root = tmp_path / 'data'
+    if data:
+        generate_demo_data(str(root), tasks=('cls', ), **SMALL_DEMO)
+    return Pretraining(
+        str(tmp_path / 'pretrain'), str(root), QUICK['pretrain_options'])
+
+
+def _finish(run, state_dict, meta):
+    """What a finished pretraining leaves: its final checkpoint and the
+    finished stamp that pretrain() writes."""
+    from dspnet_mm.benchmark.pretrain import _write_stamp
+    from dspnet_mm.slim import file_sha256
+    _, max_iters, key = run.prepare()
+    final = osp.join(run.work_dir, f'iter_{max_iters}.pth')
+    torch.save(dict(state_dict=state_dict, meta=meta), final)
+    _write_stamp(run.work_dir,
+                 dict(key=key, status='finished', sha256=file_sha256(final)))
+    return final, key
+
+
+def test_demo_pretrain_skipped_only_when_really_finished(tmp_path):
+    from dspnet_mm.benchmark.pretrain import (PretrainError, pretrain,
+                                              pretraining_state)
+    run = _pretraining(tmp_path)
+    os.makedirs(run.work_dir)
+    final, key = _finish(run, {'w': torch.ones(2)}, dict(iter=4))
     msgs = []
-    path = pretrain(
-        str(work),
-        str(tmp_path / 'data'),
-        QUICK['pretrain_options'],
-        log=msgs.append)
-    assert path == str(final)
-    assert 'pretraining finished before, skipped' in msgs[0]
+    assert pretrain(run, log=msgs.append) == final  # QUICK: 4 iterations
+    assert 'pretraining finished before with this config and data' in msgs[0]
+    # torn (cut short) or emptied: not finished, a stopped run to resume
+    with open(final, 'r+b') as f:
+        f.truncate(os.path.getsize(final) // 2)
+    assert pretraining_state(run.work_dir, key, 4) == 'stopped'
+    open(final, 'wb').close()
+    assert pretraining_state(run.work_dir, key, 4) == 'stopped'
+    # loads, but stops short of the last iteration
+    final, key = _finish(run, {'w': torch.ones(2)}, dict(iter=3))
+    assert pretraining_state(run.work_dir, key, 4) == 'stopped'
+    # another config or other data: refused, nothing touched
+    with pytest.raises(PretrainError, match='another config or data'):
+        pretraining_state(run.work_dir, 'other-key', 4)
+    run.options = dict(run.options, **{'optim_wrapper.optimizer.lr': 0.5})
+    with pytest.raises(PretrainError, match='another config or data'):
+        pretrain(run, log=msgs.append)
+    assert os.path.getsize(final) > 0
+
+
+def test_demo_pretrain_never_takes_a_foreign_checkpoint(tmp_path):
+    from dspnet_mm.benchmark.pretrain import PretrainError, pretrain
+    run = _pretraining(tmp_path)
+    os.makedirs(run.work_dir)
+    final = osp.join(run.work_dir, 'iter_4.pth')
+    open(final, 'wb').close()  # 0 bytes, and no pretrain.json
+    with pytest.raises(PretrainError, match='did not make'):
+        pretrain(run, log=print)
+    assert os.listdir(run.work_dir) == ['iter_4.pth']
+    # without data nothing is started either
+    run = _pretraining(tmp_path / 'nodata', data=False)
+    with pytest.raises(PretrainError, match='no demo data'):
+        pretrain(run, log=print)
 
 
 def test_demo_cli_quick_with_checkpoint(tiny, tmp_path, monkeypatch, capsys):
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    import demo
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     work = str(tmp_path / 'demo')
     argv = [
         '--quick', '--work-dir', work, '--skip-pretrain', tiny['ckpt'],
         '--widths', '0.25', '1.0', '--protocols', 'knn', '--transfer-protocols'
     ]
-    assert demo.main(argv) == 0
+    assert run_tool('demo', argv) == 0
     out = capsys.readouterr().out
     for line in ('[demo 1/3] demo data', '  generated: cls 80 train',
                  '[demo 2/3] pretraining skipped', '[demo 3/3]',
@@ -271,15 +320,13 @@ def test_demo_cli_quick_with_checkpoint(tiny, tmp_path, monkeypatch, capsys):
         info = json.load(f)
     assert set(info['stages']) == {'data', 'pretrain', 'benchmark', 'total'}
     # a second run reuses the data and the finished runs
-    assert demo.main(argv) == 0
+    assert run_tool('demo', argv) == 0
     out = capsys.readouterr().out
     assert '  reused: cls 80 train' in out
     assert out.count('cached result') == 2
 
 
 def test_option_parsing_and_progress_lines():
-    from dspnet_mm.benchmark.runner import (BenchmarkError, parse_max_iters,
-                                            progress_line, split_cfg_options)
     assert parse_max_iters(None) is None
     assert parse_max_iters(['100']) == {'*': 100}
     assert parse_max_iters(['linear=5', 'det=2']) == dict(linear=5, det=2)

@@ -2,7 +2,7 @@ import time
 
 import torch
 from mmengine.model import BaseModel
-from mmengine.runner import Runner
+from dspnet_mm.engine import SafeRunner as Runner
 from torch.utils.data import Dataset
 
 from dspnet_mm.engine import TrainTimeHook

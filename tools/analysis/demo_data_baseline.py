@@ -20,7 +20,6 @@ Example:
 import argparse
 import logging
 import os.path as osp
-import sys
 import time
 
 import cv2
@@ -28,12 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-# Runs from a checkout without `pip install -e .` as well.
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO_ROOT)
-
-from dspnet_mm.datasets.demo_data import (  # noqa: E402
-    DEMO_CLASSES, generate_demo_data)
+from dspnet_mm.datasets.demo_data import DEMO_CLASSES, generate_demo_data
+from dspnet_mm.evaluation import knn_classify
+from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 MEAN = np.array([123.675, 116.28, 103.53], np.float32)
 STD = np.array([58.395, 57.12, 57.375], np.float32)
@@ -84,13 +80,10 @@ def colour_features(imgs, bins=8):
     return torch.from_numpy(np.stack(hist)).float()
 
 
-def knn_top1(train_x, train_y, val_x, val_y, k=20, temperature=0.07):
-    """Cosine kNN with exp(sim / T)-weighted votes (as in InstDisc/DINO)."""
-    sim = F.normalize(val_x, dim=1) @ F.normalize(train_x, dim=1).T
-    top_sim, top_idx = sim.topk(k, dim=1)
-    votes = torch.zeros(len(val_x), int(train_y.max()) + 1)
-    votes.scatter_add_(1, train_y[top_idx], (top_sim / temperature).exp())
-    return (votes.argmax(1) == val_y).float().mean().item()
+def knn_top1(train_x, train_y, val_x, val_y, k=20):
+    """Top-1 (a fraction) of the package's weighted cosine kNN
+    (:func:`dspnet_mm.evaluation.knn_classify`, T = 0.07)."""
+    return knn_classify(train_x, train_y, val_x, val_y, k=k)['top1'] / 100
 
 
 def _fit_logreg(x, y, num_classes, weight_decay, steps=200):
@@ -138,8 +131,12 @@ def linear_top1(train_x, train_y, val_x, val_y, seed=0):
         return (probe(val_x).argmax(1) == val_y).float().mean().item()
 
 
-def supervised_top1(train_imgs, train_y, val_imgs, val_y, epochs, seed=0):
-    """Val top-1 of a ResNet-18 trained from scratch (SGD, one-cycle)."""
+def supervised_top1(train, val, epochs, seed=0):
+    """Val top-1 of a ResNet-18 trained from scratch (SGD, one-cycle).
+
+    ``train`` and ``val`` are ``(images, labels)`` pairs.
+    """
+    (train_imgs, train_y), (val_imgs, val_y) = train, val
     from mmpretrain.models import ResNet
     torch.manual_seed(seed)
     backbone = ResNet(depth=18)
@@ -192,7 +189,7 @@ def _to_tensor(imgs):
     return x.permute(0, 3, 1, 2).contiguous()
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--root', default='data/demo')
     parser.add_argument('--seed', type=int, default=0, help='data seed')
@@ -207,11 +204,12 @@ def parse_args():
         type=int,
         default=0,
         help='also train a ResNet-18 from scratch this long (0: skip)')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    filter_upstream_warnings()
+    args = parse_args(argv)
     torch.set_num_threads(1)
     # mmengine logs every parameter's init at INFO level.
     from mmengine.logging import MMLogger
@@ -247,7 +245,7 @@ def main():
         print(f'{name:<24}{k:>8.3f}{lin_acc:>8.3f}')
     if args.supervised_epochs:
         t0 = time.time()
-        acc = supervised_top1(train_imgs, train_y, val_imgs, val_y,
+        acc = supervised_top1((train_imgs, train_y), (val_imgs, val_y),
                               args.supervised_epochs)
         print(f'supervised ResNet-18 from scratch, {args.supervised_epochs} '
               f'epochs: val top-1 {acc:.3f} ({time.time() - t0:.0f}s)')

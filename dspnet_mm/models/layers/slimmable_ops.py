@@ -7,7 +7,6 @@ tensor, so a layer needs to know only its own output width. BN is not
 shared: :class:`SwitchableBatchNorm` keeps one private BN per trained width,
 because the statistics of a narrow sub-network differ from the wide one's.
 """
-import functools
 import weakref
 from typing import Optional, Sequence
 
@@ -23,66 +22,23 @@ from .width import GRID, SlimmableMixin, channels_at, check_width
 
 
 def _layout(weight: torch.Tensor) -> torch.memory_format:
-    """The memory format of ``weight`` (channels_last stays channels_last
-    in the dense copies below, so the kernels pick the same path)."""
+    """The memory format of ``weight`` (channels_last stays channels_last in
+    the dense copies below, so the kernels pick the same path)."""
     if (weight.dim() == 4 and not weight.is_contiguous()
             and weight.is_contiguous(memory_format=torch.channels_last)):
         return torch.channels_last
     return torch.contiguous_format
 
 
-#: Dense weight slices per conv, ``{conv: {(out, cin, grad): entry}}``. Kept
+def _compiling() -> bool:
+    compiler = getattr(torch, 'compiler', None)
+    return bool(compiler is not None and compiler.is_compiling())
+
+
+#: Dense weight slices for evaluation, ``{conv: {(out, cin): entry}}``. Kept
 #: outside the modules, so that ``deepcopy``, pickling and ``state_dict``
 #: never see them; an entry dies with its conv.
 _SLICE_CACHE: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
-
-
-class _SliceWeight(torch.autograd.Function):
-    """``weight[:out, :cin]`` as one dense copy, with a one-step backward.
-
-    Why not plain indexing: ``weight[:out, :cin]`` is a strided view that
-    the conv kernels copy to dense memory in forward *and again* in
-    backward, and its gradient goes through two ``slice_backward`` steps
-    that each zero-fill a new tensor. Here the weight is copied once (the
-    copy is what the conv saves for backward) and backward zero-fills one
-    full-size gradient. The values are the same, so the outputs, and the
-    gradient of one use, are bit-identical to plain slicing; several uses
-    of one slice (see :meth:`SlimmableConv2d._sliced_weight`) are summed
-    before the full-size gradient is formed, i.e. the same terms in another
-    order (``tests/models/test_complexity.py``).
-
-    The full-size zero fill stays: autograd gives a shared parameter a
-    gradient of its full shape. It is a fixed cost per step and slice (the
-    parameter bytes written once), which bounds the training-speed ratio of
-    narrow widths at small batches (``docs/benchmarks.md``).
-    """
-
-    @staticmethod
-    def forward(ctx, weight: torch.Tensor, out: int, cin: int, release):
-        ctx.shape = weight.shape
-        ctx.memory_format = _layout(weight)
-        ctx.release = release
-        return weight[:out, :cin].contiguous(memory_format=ctx.memory_format)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        ctx.release(ctx)
-        full = torch.empty(
-            ctx.shape,
-            dtype=grad.dtype,
-            device=grad.device,
-            memory_format=ctx.memory_format).zero_()
-        full[:grad.shape[0], :grad.shape[1]] = grad
-        return full, None, None, None
-
-
-def _release(owner: 'weakref.ref', key: tuple, node) -> None:
-    """Drop the cached slice whose backward ``node`` has just run."""
-    conv = owner()
-    cache = _SLICE_CACHE.get(conv) if conv is not None else None
-    entry = cache.get(key) if cache else None
-    if entry is not None and entry[2].grad_fn is node:
-        del cache[key]
 
 
 class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
@@ -128,54 +84,40 @@ class SlimmableConv2d(SlimmableMixin, nn.Conv2d):
         return super().train(mode)
 
     def _sliced_weight(self, out: int, cin: int) -> torch.Tensor:
-        """``weight[:out, :cin]``, dense and reused where that saves copies.
+        """``weight[:out, :cin]``; in evaluation one dense copy per width.
 
-        Conv kernels copy a strided weight to dense memory before they run
-        (in backward again), so a dense slice gives bit-identical results.
-        A dense slice is cached per ``(out, cin)`` while the weight's
-        identity, version counter and storage are unchanged (an optimizer
-        step, ``load_state_dict`` and ``.to()`` change them), and every
-        ``train()`` / ``eval()`` call empties the cache:
-
-        * with autograd: a :class:`_SliceWeight` output, shared by every
-          forward at this width until its backward has run (DSPNet's two
-          views: one copy and one full-size gradient per width and step,
-          not one per view); backward drops it from the cache.
-        * eval mode without autograd (inference, evaluating a width): the
-          dense slice, so a forward copies no weights.
-        * otherwise (training mode without autograd, frozen weights, jit
-          tracing, inference tensors): the plain view.
-
-        Writes through ``weight.data`` bypass the version counter
-        (mmengine's EMA writes the frozen teacher that way, which is never
-        cached; EMAHook swaps weights, and then calls ``eval()`` /
-        ``train()``): such a write is seen after the next ``train()`` /
-        ``eval()`` call (by an autograd slice also after its backward).
-        Memory: up to ``sum(w ** 2)`` of the weight.
+        Training (and everything with autograd) uses the plain strided
+        view: the conv kernels copy it to dense memory themselves, and a
+        dense slice shared between forwards measured no gain on a DSPNet
+        epoch (``docs/benchmarks.md``). Evaluation without autograd caches
+        the dense slice per ``(out, cin)``, so a forward copies no weights
+        (measured 2-10 % faster at widths < 1): an entry is reused while the
+        weight's identity, version counter and storage are unchanged (an
+        optimizer step, ``load_state_dict`` and ``.to()`` change them), and
+        every ``train()`` / ``eval()`` call empties the cache. Writes
+        through ``weight.data`` bypass the version counter (EMAHook swaps
+        weights that way, then calls ``eval()`` / ``train()``): they are
+        seen after the next ``train()`` / ``eval()`` call. Frozen weights
+        (mmengine's EMA writes the momentum teacher through ``.data``), jit
+        tracing (mmengine's complexity analysis, ONNX), ``torch.compile``
+        and inference tensors always get the view. Both paths give
+        bit-identical outputs. Memory: up to ``sum(w ** 2)`` of the weight.
         """
         weight = self.weight
         if out == weight.shape[0] and cin == weight.shape[1]:
             return weight
-        grad = torch.is_grad_enabled()
-        if (torch.jit.is_tracing() or not weight.requires_grad
-                or weight.is_inference() or (self.training and not grad)):
-            # jit tracing (mmengine's complexity analysis, ONNX) records
-            # aten ops only: give it the plain slice
+        # _compiling() first: dynamo cannot trace is_inference()
+        if (_compiling() or self.training or torch.is_grad_enabled()
+                or not weight.requires_grad or weight.is_inference()
+                or torch.jit.is_tracing()):
             return weight[:out, :cin]
         cache = _SLICE_CACHE.setdefault(self, {})
-        key = (out, cin, grad)
         stamp = (weight._version, weight.data_ptr())
-        entry = cache.get(key)
+        entry = cache.get((out, cin))
         if entry is not None and entry[0] is weight and entry[1] == stamp:
             return entry[2]
-        if grad:
-            dense = _SliceWeight.apply(
-                weight, out, cin,
-                functools.partial(_release, weakref.ref(self), key))
-        else:
-            dense = weight[:out, :cin].contiguous(
-                memory_format=_layout(weight))
-        cache[key] = (weight, stamp, dense)
+        dense = weight[:out, :cin].contiguous(memory_format=_layout(weight))
+        cache[(out, cin)] = (weight, stamp, dense)
         return dense
 
 
