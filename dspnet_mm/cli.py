@@ -37,6 +37,10 @@ COMMANDS = {
     'demo': ('demo.py', 'data -> pretraining -> every width'),
     'speed': ('analysis/benchmark_speed.py',
               'speed, FLOPs and memory against static ResNets'),
+    'evidence': ('analysis/evidence_table.py',
+                 'widths vs random init vs one-by-one, seeds and cost'),
+    'prepare': ('prepare_dataset.py',
+                'class-folder photos -> ImageNet-style root'),
 }
 
 

@@ -1,0 +1,416 @@
+"""The evidence table: every width of DSPNet next to random init and to
+networks pretrained one by one, with seeds, spread and pretraining cost.
+
+One call evaluates, per width:
+
+* ``random``: the random-init twin (:func:`random_init_resnet`, one per
+  seed, BN statistics averaged over the training images), the floor a
+  pretraining must clear;
+* ``byol``: networks pretrained one by one (any mmpretrain checkpoint of a
+  ResNet, e.g. our BYOL twins; the width is read from the weights);
+* ``dspnet``: every width of each DSPNet checkpoint, exported with
+  :func:`dspnet_mm.slim.export_widths` exactly as users export them.
+
+Each network is frozen, its global-average-pooled features of the whole
+image (no resize, no crop; ImageNet normalisation) are extracted once for
+train and val, then scored by weighted kNN (k = 20 and 200, T = 0.07) and
+by the cached-feature linear probe (:func:`linear_probe`: L-BFGS logistic
+regression, penalty chosen on a held-out part of train). Seeds are read
+from the checkpoints (mmengine's ``meta['seed']``), pretraining wall time
+from ``meta['train_time']`` (:class:`~dspnet_mm.engine.TrainTimeHook`).
+
+Per-network results are cached under ``<out_dir>/cache`` keyed by the
+checkpoint's SHA-256, the width, the data and :data:`PROTOCOL`, so the
+table can be built as checkpoints arrive and a rerun only re-reads them.
+Features are computed in float32 on one thread; a rerun on the same
+machine gives the same numbers to the last digit.
+"""
+import hashlib
+import json
+import os
+import os.path as osp
+import statistics
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+from ..models.layers import width_tag
+from ..utils.atomic import atomic_write
+from .knn import (_as_loader, _build_preprocessor, extract_features,
+                  imagenet_style_dataset, knn_classify)
+from .linear_probe import linear_probe
+from .random_twin import fit_bn_statistics, random_init_resnet
+
+__all__ = [
+    'PROTOCOL', 'KINDS', 'EvidenceError', 'evaluate_backbone',
+    'build_evidence', 'aggregate', 'format_evidence', 'plot_evidence'
+]
+
+#: What a cached result depends on besides network and data; bump on change.
+PROTOCOL = 'evidence/1: whole image, knn k=20,200 T=0.07, linear_probe'
+
+#: Row kinds, in table order.
+KINDS = ('random', 'byol', 'dspnet')
+LABELS = dict(random='random init', byol='one by one (BYOL)',
+              dspnet='DSPNet')
+KNN_KS = (20, 200)
+METRICS = ('knn20', 'knn200', 'linear')
+
+
+class EvidenceError(ValueError):
+    """Bad input to the evidence table (one clear message)."""
+
+
+def _data_signature(data_root: str) -> str:
+    h = hashlib.sha256(osp.abspath(data_root).encode())
+    for name in ('meta/train.txt', 'meta/val.txt', 'manifest.json'):
+        path = osp.join(data_root, name)
+        if osp.isfile(path):
+            with open(path, 'rb') as f:
+                h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _split(data_root: str, split: str) -> dict:
+    ann = osp.join(data_root, 'meta', f'{split}.txt')
+    if not osp.isfile(ann):
+        raise EvidenceError(
+            f'{ann} not found: --data-root must be an ImageNet-style root '
+            '(tools/prepare_dataset.py makes one from class folders)')
+    return imagenet_style_dataset(data_root, split, resize=0, crop=0)
+
+
+def evaluate_backbone(backbone: torch.nn.Module, data_root: str,
+                      batch_size: int = 128) -> Dict[str, float]:
+    """kNN (k = 20, 200) and linear-probe top-1 (%) of a frozen backbone."""
+    tx, ty = extract_features(backbone, _split(data_root, 'train'),
+                              batch_size=batch_size)
+    vx, vy = extract_features(backbone, _split(data_root, 'val'),
+                              batch_size=batch_size)
+    res = {f'knn{k}': knn_classify(tx, ty, vx, vy, k=k)['top1']
+           for k in KNN_KS}
+    lp = linear_probe(tx, ty, vx, vy)
+    res.update(linear=lp['top1'], linear_train=lp['train_top1'],
+               linear_weight_decay=lp['weight_decay'],
+               feature_dim=int(tx.shape[1]))
+    return res
+
+
+def _random_twin(depth: int, width: float, seed: int, data_root: str,
+                 batch_size: int) -> torch.nn.Module:
+    net = random_init_resnet(depth, width, seed)
+    pre = _build_preprocessor(None)
+    loader = _as_loader(_split(data_root, 'train'), batch_size, 0)
+    fit_bn_statistics(net, (pre(b, False)['inputs'] for b in loader))
+    return net
+
+
+def _checkpoint_meta(path: str) -> dict:
+    from ..utils.checkpoint import load_checkpoint_safely
+    meta = load_checkpoint_safely(path).get('meta') or {}
+    time = meta.get('train_time') or {}
+    return dict(seed=meta.get('seed'), iter=meta.get('iter'),
+                wall_s=time.get('wall_s'), cpu_s=time.get('cpu_s'),
+                threads=time.get('threads'), processor=time.get('processor'))
+
+
+class _Cache:
+
+    def __init__(self, out_dir: str, data_root: str):
+        self.dir = osp.join(out_dir, 'cache')
+        self.data = _data_signature(data_root)
+
+    def _path(self, ident: str) -> str:
+        key = hashlib.sha256(
+            f'{ident}|{self.data}|{PROTOCOL}'.encode()).hexdigest()[:24]
+        return osp.join(self.dir, f'{key}.json')
+
+    def get(self, ident: str) -> Optional[dict]:
+        try:
+            with open(self._path(ident)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def put(self, ident: str, rec: dict) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        atomic_write(json.dumps(rec, indent=1), self._path(ident))
+
+
+def build_evidence(data_root: str,
+                   out_dir: str,
+                   dspnet: Sequence[str] = (),
+                   byol: Sequence[str] = (),
+                   random_seeds: Sequence[int] = (0, 1),
+                   widths: Optional[Sequence[float]] = None,
+                   depth: Optional[int] = None,
+                   batch_size: int = 128,
+                   log: Callable[[str], None] = print) -> List[dict]:
+    """Evaluate every network of the table; one record per network.
+
+    Args:
+        data_root (str): ImageNet-style root with ``meta/train.txt`` and
+            ``meta/val.txt`` (train fits kNN memory and probe, val scores).
+        out_dir (str): exports go to ``<out_dir>/slim``, results to
+            ``<out_dir>/cache``.
+        dspnet (Sequence[str]): DSPNet checkpoints (one per seed).
+        byol (Sequence[str]): one-by-one checkpoints, any widths and seeds.
+        random_seeds (Sequence[int]): seeds of the random-init twins.
+        widths (Sequence[float], optional): widths to evaluate; by default
+            those the DSPNet checkpoints were trained with.
+        depth (int, optional): ResNet depth of the random twins; by default
+            that of the checkpoints.
+
+    Returns:
+        list[dict]: ``kind``, ``width``, ``seed``, ``source``, ``params``,
+        ``flops``, the metrics (:data:`METRICS`), ``wall_s`` etc.
+    """
+    from ..slim import ExportError, export_plain_resnet, export_widths
+    from ..slim.file_format import complexity
+    for path in list(dspnet) + list(byol):
+        if not osp.isfile(path):
+            raise EvidenceError(f'checkpoint not found: {path}')
+    _split(data_root, 'train'), _split(data_root, 'val')
+    if not (dspnet or byol or random_seeds):
+        raise EvidenceError('nothing to evaluate')
+    cache = _Cache(out_dir, data_root)
+    records = []
+    nets = []  # (kind, source, ident, width, build, meta)
+    try:
+        for path in dspnet:
+            sha = _sha256(path)
+            exported = export_widths(path, 'all' if widths is None else
+                                     list(widths),
+                                     osp.join(out_dir, 'slim', sha[:16]))
+            meta = _checkpoint_meta(path)
+            for res in exported:
+                w = res['meta']['width']
+                nets.append(('dspnet', path, f'{sha}|{w}', res['meta'],
+                             res['path'], meta))
+        for path in byol:
+            sha = _sha256(path)
+            res = export_plain_resnet(path, osp.join(out_dir, 'slim',
+                                                     sha[:16]))
+            w = res['meta']['width']
+            if widths is not None and w not in widths:
+                continue
+            nets.append(('byol', path, f'{sha}|{w}', res['meta'],
+                         res['path'], _checkpoint_meta(path)))
+    except ExportError as e:
+        raise EvidenceError(str(e)) from None
+    seen_depths = {n[3]['depth'] for n in nets}
+    if len(seen_depths) > 1:
+        raise EvidenceError(f'checkpoints of different depths: '
+                            f'{sorted(seen_depths)}')
+    depth = depth or (seen_depths.pop() if seen_depths else 18)
+    twin_widths = sorted({n[3]['width'] for n in nets} | set(widths or ()),
+                         reverse=True) or [1.0, 0.75, 0.5, 0.25]
+    for seed in random_seeds:
+        for w in twin_widths:
+            params, flops = complexity(depth, w)
+            nets.append(('random', None, f'random|{depth}|{w}|{seed}',
+                         dict(depth=depth, width=w, params=params,
+                              flops=flops), None,
+                         dict(seed=seed, wall_s=0.0, cpu_s=0.0)))
+    from .exported import build_exported_resnet
+    for i, (kind, source, ident, emeta, path, meta) in enumerate(nets, 1):
+        w = emeta['width']
+        what = (f'[{i}/{len(nets)}] {LABELS[kind]} w{width_tag(w)} '
+                f'seed {meta.get("seed")}')
+        rec = cache.get(ident)
+        if rec is None:
+            log(f'{what} ...')
+            if kind == 'random':
+                net = _random_twin(depth, w, meta['seed'], data_root,
+                                   batch_size)
+            else:
+                net, _ = build_exported_resnet(path)
+            rec = evaluate_backbone(net, data_root, batch_size)
+            cache.put(ident, rec)
+        else:
+            log(f'{what} (cached)')
+        rec = dict(kind=kind, width=w, seed=meta.get('seed'), source=source,
+                   depth=emeta['depth'], params=emeta['params'],
+                   flops=emeta['flops'], **rec)
+        rec.update({k: meta.get(k) for k in ('iter', 'wall_s', 'cpu_s',
+                                              'threads', 'processor')
+                    if k in meta})
+        log(f'    knn20 {rec["knn20"]:.2f}  knn200 {rec["knn200"]:.2f}  '
+            f'linear {rec["linear"]:.2f}')
+        records.append(rec)
+    return records
+
+
+def _stats(values: List[float]) -> dict:
+    values = [v for v in values if v is not None]
+    if not values:
+        return dict(n=0)
+    return dict(n=len(values), mean=statistics.fmean(values),
+                min=min(values), max=max(values),
+                std=statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def aggregate(records: Sequence[dict]) -> dict:
+    """Mean / min / max / std over seeds per (kind, width), plus cost.
+
+    Returns:
+        dict: ``rows`` (one per width: params, FLOPs and per kind and metric
+        the statistics), ``runs`` (pretraining wall time of each
+        checkpoint), ``cost`` (mean DSPNet wall time / sum over widths of
+        the mean one-by-one wall time, when both are known).
+    """
+    widths = sorted({r['width'] for r in records}, reverse=True)
+    rows = []
+    for w in widths:
+        mine = [r for r in records if r['width'] == w]
+        row = dict(width=w, params=mine[0]['params'],
+                   flops=mine[0]['flops'])
+        for kind in KINDS:
+            rs = [r for r in mine if r['kind'] == kind]
+            if rs:
+                row[kind] = {m: _stats([r[m] for r in rs]) for m in METRICS}
+                row[kind]['seeds'] = sorted(
+                    (r['seed'] for r in rs if r['seed'] is not None))
+        rows.append(row)
+    runs = {}
+    for r in records:
+        if r['kind'] == 'random' or r.get('wall_s') is None:
+            continue
+        key = (r['kind'], r['source'])
+        runs.setdefault(key, dict(kind=r['kind'], source=r['source'],
+                                  seed=r['seed'], wall_s=r['wall_s'],
+                                  cpu_s=r.get('cpu_s'),
+                                  threads=r.get('threads'),
+                                  processor=r.get('processor'),
+                                  widths=[]))['widths'].append(r['width'])
+    runs = list(runs.values())
+    cost = None
+    dsp = [r['wall_s'] for r in runs if r['kind'] == 'dspnet']
+    byol_w = {}
+    for r in runs:
+        if r['kind'] == 'byol':
+            byol_w.setdefault(r['widths'][0], []).append(r['wall_s'])
+    dsp_widths = sorted({w for r in runs if r['kind'] == 'dspnet'
+                         for w in r['widths']})
+    if dsp and dsp_widths and all(w in byol_w for w in dsp_widths):
+        byol_sum = sum(statistics.fmean(byol_w[w]) for w in dsp_widths)
+        cost = dict(dspnet_wall_s=statistics.fmean(dsp),
+                    byol_sum_wall_s=byol_sum,
+                    ratio=statistics.fmean(dsp) / byol_sum)
+    return dict(rows=rows, runs=runs, cost=cost)
+
+
+def _cell(row: dict, kind: str, metric: str) -> str:
+    s = row.get(kind, {}).get(metric, {})
+    if not s.get('n'):
+        return '–'
+    if s['n'] == 1:
+        return f'{s["mean"]:.1f}'
+    return f'{s["mean"]:.1f} ({s["min"]:.1f}–{s["max"]:.1f})'
+
+
+def _delta(row: dict, a: str, b: str, metric: str) -> str:
+    sa = row.get(a, {}).get(metric, {})
+    sb = row.get(b, {}).get(metric, {})
+    if not (sa.get('n') and sb.get('n')):
+        return '–'
+    return f'{sa["mean"] - sb["mean"]:+.1f}'
+
+
+def format_evidence(summary: dict, command: Optional[str] = None) -> str:
+    """The markdown tables: kNN-20, linear probe, kNN-200, and run times."""
+    rows = summary['rows']
+    lines = []
+    if command:
+        lines += [f'`{command}`', '']
+
+    def seeds(kind):
+        ns = {row.get(kind, {}).get('knn20', {}).get('n', 0) for row in rows}
+        ns.discard(0)
+        return '/'.join(map(str, sorted(ns))) or '0'
+
+    lines.append('Top-1 (%) on val, mean (min–max) over seeds; seeds per '
+                 f'cell: random {seeds("random")}, one by one '
+                 f'{seeds("byol")}, DSPNet {seeds("dspnet")}.')
+    lines.append('')
+    for metric, title in (('knn20', 'kNN k=20'), ('linear', 'linear probe'),
+                          ('knn200', 'kNN k=200')):
+        lines.append(f'| width | params | FLOPs | {title}: random init | '
+                     'one by one (BYOL) | DSPNet | DSPNet − BYOL | '
+                     'DSPNet − random |')
+        lines.append('|---|---|---|---|---|---|---|---|')
+        for row in rows:
+            lines.append(
+                f'| {row["width"]} | {row["params"] / 1e6:.2f}M | '
+                f'{row["flops"] / 1e9:.3f}G | '
+                f'{_cell(row, "random", metric)} | '
+                f'{_cell(row, "byol", metric)} | '
+                f'{_cell(row, "dspnet", metric)} | '
+                f'{_delta(row, "dspnet", "byol", metric)} | '
+                f'{_delta(row, "dspnet", "random", metric)} |')
+        lines.append('')
+    runs = summary['runs']
+    if runs:
+        lines.append('| pretraining run | seed | widths | wall time | '
+                     'CPU time | threads |')
+        lines.append('|---|---|---|---|---|---|')
+        for r in sorted(runs, key=lambda r: (r['kind'] != 'dspnet',
+                                             -max(r['widths']),
+                                             r['seed'] or 0)):
+            ws = '/'.join(str(w) for w in sorted(r['widths'], reverse=True))
+            cpu = '–' if r['cpu_s'] is None else f'{r["cpu_s"] / 60:.1f} min'
+            lines.append(f'| {LABELS[r["kind"]]} | {r["seed"]} | {ws} | '
+                         f'{r["wall_s"] / 60:.1f} min | {cpu} | '
+                         f'{r["threads"]} |')
+        lines.append('')
+        cost = summary['cost']
+        if cost:
+            lines.append(
+                f'DSPNet wall time / sum of the one-by-one wall times over '
+                f'its widths: {cost["dspnet_wall_s"] / 60:.1f} / '
+                f'{cost["byol_sum_wall_s"] / 60:.1f} min = '
+                f'{cost["ratio"]:.2f}.')
+            lines.append('')
+    return '\n'.join(lines)
+
+
+def plot_evidence(summary: dict, path: str) -> str:
+    """kNN-20 and linear top-1 against parameters, one line per kind."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = sorted(summary['rows'], key=lambda r: r['params'])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric, title in zip(axes, ('knn20', 'linear'),
+                                 ('kNN top-1 (k=20)', 'linear probe top-1')):
+        for kind, style in zip(KINDS, (':o', '--s', '-^')):
+            pts = [(r['params'] / 1e6, r[kind][metric]) for r in rows
+                   if r.get(kind, {}).get(metric, {}).get('n')]
+            if not pts:
+                continue
+            x = [p for p, _ in pts]
+            y = [s['mean'] for _, s in pts]
+            err = [[s['mean'] - s['min'] for _, s in pts],
+                   [s['max'] - s['mean'] for _, s in pts]]
+            ax.errorbar(x, y, yerr=err, fmt=style, capsize=3,
+                        label=LABELS[kind])
+        ax.set_xscale('log')
+        ax.set_xlabel('backbone parameters (M)')
+        ax.set_ylabel('top-1 (%)')
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    tmp = f'{path}.tmp.png'
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
