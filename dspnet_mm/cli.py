@@ -39,8 +39,8 @@ COMMANDS = {
               'speed, FLOPs and memory against static ResNets'),
     'evidence': ('analysis/evidence_table.py',
                  'widths vs random init vs one-by-one, seeds and cost'),
-    'prepare': ('prepare_dataset.py',
-                'class-folder photos -> ImageNet-style root'),
+    'prepare':
+    ('prepare_dataset.py', 'class-folder photos -> ImageNet-style root'),
 }
 
 

@@ -11,10 +11,11 @@ and checks that whatever changed is one of these.
 
 1. ``registries``: our modules in mmpretrain's registries (``MODELS``:
    SlimmableResNet, SlimmableNonLinearNeck, DSPNet; ``HOOKS``:
-   DSPNetDistillHook, TrainTimeHook; ``OPTIM_WRAPPERS``: CPUAmpOptimWrapper), and
-   SlimmableResNet in mmdet's and mmseg's ``MODELS`` when those packages
-   are installed (:func:`dspnet_mm.registry.register_downstream`). Why:
-   configs name them by ``type``, as every OpenMMLab plugin does.
+   DSPNetDistillHook, TrainTimeHook; ``OPTIM_WRAPPERS``:
+   CPUAmpOptimWrapper), and SlimmableResNet in mmdet's and mmseg's
+   ``MODELS`` when those packages are installed
+   (:func:`dspnet_mm.registry.register_downstream`). Why: configs name
+   them by ``type``, as every OpenMMLab plugin does.
    ``dspnet_mm.evaluation`` adds VerifyBackboneHook when it is imported.
 2. ``numpy2-adjust-hue``: ``mmcv.adjust_hue`` is replaced by the same
    algorithm that works under numpy 2 (:mod:`dspnet_mm.utils.compat`; only

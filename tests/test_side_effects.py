@@ -81,9 +81,7 @@ def test_import_changes_only_what_is_listed():
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     listed = set(res['changes'])
     # nothing but the listed kinds of change
-    category = dict(
-        registries='registries',
-        adjust_hue='numpy2-adjust-hue')
+    category = dict(registries='registries', adjust_hue='numpy2-adjust-hue')
     for key in res['changed']:
         assert key in category, f'import dspnet_mm changed {key}'
         assert category[key] in listed, key

@@ -23,9 +23,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIREMENT_FILES = ('requirements/runtime.txt', 'requirements/tests.txt')
 
 # distribution name -> import name, in the order they are reported
-PACKAGES = (('torch', 'torch'), ('torchvision', 'torchvision'),
-            ('mmengine', 'mmengine'), ('mmcv', 'mmcv'),
-            ('mmpretrain', 'mmpretrain'), ('mmdet', 'mmdet'),
+PACKAGES = (('torch', 'torch'), ('torchvision', 'torchvision'), ('mmengine',
+                                                                 'mmengine'),
+            ('mmcv', 'mmcv'), ('mmpretrain', 'mmpretrain'), ('mmdet', 'mmdet'),
             ('mmsegmentation', 'mmseg'), ('numpy', 'numpy'))
 
 
@@ -78,8 +78,8 @@ def collect_versions(root=REPO_ROOT):
     """
     pins = read_pins(root)
     info = {
-        'python': dict(
-            installed=platform.python_version(), pinned=None, ok=True)
+        'python':
+        dict(installed=platform.python_version(), pinned=None, ok=True)
     }
     for dist, _ in PACKAGES:
         try:
@@ -224,8 +224,8 @@ def check_mmseg(size=64):
         tuple: shape of the segmentation logits (``mode='tensor'``).
     """
     import torch
-    from mmseg.registry import MODELS
     from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     with warnings.catch_warnings(), \
@@ -264,14 +264,16 @@ def _build_seg(MODELS, size):
                 concat_input=False,
                 num_classes=4,
                 norm_cfg=dict(type='BN', requires_grad=True),
-                loss_decode=dict(
-                    type='CrossEntropyLoss', use_sigmoid=False)),
+                loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False)),
             train_cfg=dict(),
             test_cfg=dict(mode='whole')))
 
 
 def main():
-    """Run every check; print a report. Returns the exit code."""
+    """Run every check; print a report.
+
+    Returns the exit code.
+    """
     start = time.time()
     versions = collect_versions()
     print(f'python      {sys.version.split()[0]} ({sys.executable})')
@@ -303,8 +305,9 @@ def main():
         print(f'check_env: FAILED: {e}', file=sys.stderr)
         return 1
     except Exception as e:  # anything unexpected inside a check
-        print(f'check_env: FAILED ({step}): {type(e).__name__}: {e}',
-              file=sys.stderr)
+        print(
+            f'check_env: FAILED ({step}): {type(e).__name__}: {e}',
+            file=sys.stderr)
         return 1
     print(f'check_env: OK: pinned stack, mmcv ops, mmdet and mmseg models '
           f'work ({time.time() - start:.1f}s)')

@@ -17,11 +17,8 @@ import os.path as osp
 import sys
 import time
 
-# Runs from a checkout without `pip install -e .` as well.
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from dspnet_mm.datasets.prepare import (  # noqa: E402
-    PrepareError, config_overrides, prepare_dataset)
+from dspnet_mm.datasets.prepare import (PrepareError, config_overrides,
+                                        prepare_dataset)
 
 # warnings printed one by one; the rest are in the manifest
 _MAX_WARNINGS = 20

@@ -4,6 +4,5 @@ _base_ = './byol_resnet18-w1.0_1xb64-lars-3000it_imagenette64.py'
 
 width_channels = 48  # 64 * 0.75
 model = dict(
-    backbone=dict(
-        base_channels=width_channels, stem_channels=width_channels),
+    backbone=dict(base_channels=width_channels, stem_channels=width_channels),
     neck=dict(in_channels=8 * width_channels))

@@ -43,12 +43,7 @@ optim_wrapper = dict(
             'downsample.1': dict(decay_mult=0, lars_exclude=True),
         }))
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=False,
-        begin=0,
-        end=20),
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=20),
     dict(
         type='CosineAnnealingLR',
         T_max=max_iters - 20,
@@ -61,8 +56,7 @@ custom_hooks = [dict(type='DSPNetDistillHook', weight=1.0)]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(
-        type='CheckpointHook', interval=200, by_epoch=False,
-        max_keep_ckpts=2))
+        type='CheckpointHook', interval=200, by_epoch=False, max_keep_ckpts=2))
 # NOTE: 16 images per step: on a 2-core CPU one step trains 4 widths on 2
 # views, so a step of 16 costs about 0.5 s with one thread
 train_dataloader = dict(batch_size=16)

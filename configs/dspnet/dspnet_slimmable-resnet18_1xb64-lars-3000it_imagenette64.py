@@ -45,10 +45,14 @@ optim_wrapper = dict(
     optimizer=dict(type='LARS', lr=1.0, momentum=0.9, weight_decay=1e-6),
     paramwise_cfg=dict(
         custom_keys={
-            'bn': dict(decay_mult=0, lars_exclude=True),
-            'bias': dict(decay_mult=0, lars_exclude=True),
-            'downsample.1': dict(decay_mult=0, lars_exclude=True),
-            'head.predictor.fc': dict(lr_mult=pred_lr_mult),
+            'bn':
+            dict(decay_mult=0, lars_exclude=True),
+            'bias':
+            dict(decay_mult=0, lars_exclude=True),
+            'downsample.1':
+            dict(decay_mult=0, lars_exclude=True),
+            'head.predictor.fc':
+            dict(lr_mult=pred_lr_mult),
             'head.predictor.fc0.bias':
             dict(lr_mult=pred_lr_mult, decay_mult=0, lars_exclude=True),
             'head.predictor.bn':

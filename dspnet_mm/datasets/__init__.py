@@ -10,6 +10,6 @@ from .prepare import (IMG_EXTENSIONS, PrepareError, config_overrides,
 
 __all__ = [
     'DEMO_CLASSES', 'SMALL_DEMO', 'DemoDataError', 'demo_metainfo',
-    'generate_demo_data', 'IMG_EXTENSIONS', 'PrepareError',
-    'config_overrides', 'prepare_dataset'
+    'generate_demo_data', 'IMG_EXTENSIONS', 'PrepareError', 'config_overrides',
+    'prepare_dataset'
 ]

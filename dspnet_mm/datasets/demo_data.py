@@ -237,8 +237,8 @@ def _coverage(size, poly):
 def _label_mask(size, poly):
     """Binary uint8 mask of ``poly`` exactly as pycocotools decodes it.
 
-    Using the COCO rasteriser itself makes the mmseg label map agree pixel
-    for pixel with the masks mmdet decodes from the JSON polygons.
+    Using the COCO rasteriser itself makes the mmseg label map agree pixel for
+    pixel with the masks mmdet decodes from the JSON polygons.
     """
     from pycocotools import mask as mask_util
     rles = mask_util.frPyObjects([poly.reshape(-1).tolist()], size, size)

@@ -74,8 +74,7 @@ _SUBSAMPLING_420 = 2
 
 
 class PrepareError(RuntimeError):
-    """The source cannot be turned into a dataset root; nothing was written.
-    """
+    """The source cannot be turned into a dataset root; nothing was written."""
 
 
 def _list_dir(path):
@@ -139,8 +138,7 @@ def _require_images(classes, where):
 
 
 def _val_count(num, fraction):
-    """Val images of a class of ``num``: round(num * fraction) in [1, n-1].
-    """
+    """Val images of a class of ``num``: round(num * fraction) in [1, n-1]."""
     return min(num - 1, max(1, math.floor(num * fraction + 0.5)))
 
 
@@ -230,8 +228,7 @@ def _out_name(path, reencode):
 
 
 def _plan(splits, reencode):
-    """Jobs ``(split, class, label, source path, output rel path)``, sorted.
-    """
+    """Jobs ``(split, class, label, source path, output rel path)``, sorted."""
     classes = sorted(splits['train'])
     jobs = []
     for split in _SPLITS:
@@ -271,8 +268,7 @@ def _to_rgb(img):
 
 
 def _transform(img, short_side, crop):
-    """Resize the short side to ``short_side``, then centre-crop ``crop``.
-    """
+    """Resize the short side to ``short_side``, then centre-crop ``crop``."""
     w, h = img.size
     if short_side:
         if w <= h:

@@ -1,5 +1,5 @@
-"""Classification protocols for exported widths (kNN, linear, semi-sup.)
-and their reference, the random-init twin.
+"""Classification protocols for exported widths (kNN, linear, semi-sup.) and
+their reference, the random-init twin.
 
 Import it explicitly (``import dspnet_mm.evaluation``, or
 ``custom_imports=dict(imports=['dspnet_mm.evaluation'])`` in a config): it

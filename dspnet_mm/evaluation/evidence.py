@@ -51,8 +51,7 @@ PROTOCOL = 'evidence/1: whole image, knn k=20,200 T=0.07, linear_probe'
 
 #: Row kinds, in table order.
 KINDS = ('random', 'byol', 'dspnet')
-LABELS = dict(random='random init', byol='one by one (BYOL)',
-              dspnet='DSPNet')
+LABELS = dict(random='random init', byol='one by one (BYOL)', dspnet='DSPNet')
 KNN_KS = (20, 200)
 METRICS = ('knn20', 'knn200', 'linear')
 
@@ -88,19 +87,24 @@ def _split(data_root: str, split: str) -> dict:
     return imagenet_style_dataset(data_root, split, resize=0, crop=0)
 
 
-def evaluate_backbone(backbone: torch.nn.Module, data_root: str,
+def evaluate_backbone(backbone: torch.nn.Module,
+                      data_root: str,
                       batch_size: int = 128) -> Dict[str, float]:
-    """kNN (k = 20, 200) and linear-probe top-1 (%) of a frozen backbone."""
-    tx, ty = extract_features(backbone, _split(data_root, 'train'),
-                              batch_size=batch_size)
-    vx, vy = extract_features(backbone, _split(data_root, 'val'),
-                              batch_size=batch_size)
-    res = {f'knn{k}': knn_classify(tx, ty, vx, vy, k=k)['top1']
-           for k in KNN_KS}
+    """KNN (k = 20, 200) and linear-probe top-1 (%) of a frozen backbone."""
+    tx, ty = extract_features(
+        backbone, _split(data_root, 'train'), batch_size=batch_size)
+    vx, vy = extract_features(
+        backbone, _split(data_root, 'val'), batch_size=batch_size)
+    res = {
+        f'knn{k}': knn_classify(tx, ty, vx, vy, k=k)['top1']
+        for k in KNN_KS
+    }
     lp = linear_probe(tx, ty, vx, vy)
-    res.update(linear=lp['top1'], linear_train=lp['train_top1'],
-               linear_weight_decay=lp['weight_decay'],
-               feature_dim=int(tx.shape[1]))
+    res.update(
+        linear=lp['top1'],
+        linear_train=lp['train_top1'],
+        linear_weight_decay=lp['weight_decay'],
+        feature_dim=int(tx.shape[1]))
     return res
 
 
@@ -117,9 +121,13 @@ def _checkpoint_meta(path: str) -> dict:
     from ..utils.checkpoint import load_checkpoint_safely
     meta = load_checkpoint_safely(path).get('meta') or {}
     time = meta.get('train_time') or {}
-    return dict(seed=meta.get('seed'), iter=meta.get('iter'),
-                wall_s=time.get('wall_s'), cpu_s=time.get('cpu_s'),
-                threads=time.get('threads'), processor=time.get('processor'))
+    return dict(
+        seed=meta.get('seed'),
+        iter=meta.get('iter'),
+        wall_s=time.get('wall_s'),
+        cpu_s=time.get('cpu_s'),
+        threads=time.get('threads'),
+        processor=time.get('processor'))
 
 
 class _Cache:
@@ -183,13 +191,15 @@ def build_evidence(data_root: str,
         raise EvidenceError('nothing to evaluate')
     cache = _Cache(out_dir, data_root)
     records = []
-    nets = []  # (kind, source, ident, width, build, meta)
+    nets = []  # (kind, source, ident, export meta, path, run meta)
+    from ..benchmark.sources import quiet_complexity
     try:
         for path in dspnet:
             sha = _sha256(path)
-            exported = export_widths(path, 'all' if widths is None else
-                                     list(widths),
-                                     osp.join(out_dir, 'slim', sha[:16]))
+            with quiet_complexity():
+                exported = export_widths(
+                    path, 'all' if widths is None else list(widths),
+                    osp.join(out_dir, 'slim', sha[:16]))
             meta = _checkpoint_meta(path)
             for res in exported:
                 w = res['meta']['width']
@@ -197,13 +207,14 @@ def build_evidence(data_root: str,
                              res['path'], meta))
         for path in byol:
             sha = _sha256(path)
-            res = export_plain_resnet(path, osp.join(out_dir, 'slim',
-                                                     sha[:16]))
+            with quiet_complexity():
+                res = export_plain_resnet(path,
+                                          osp.join(out_dir, 'slim', sha[:16]))
             w = res['meta']['width']
             if widths is not None and w not in widths:
                 continue
-            nets.append(('byol', path, f'{sha}|{w}', res['meta'],
-                         res['path'], _checkpoint_meta(path)))
+            nets.append(('byol', path, f'{sha}|{w}', res['meta'], res['path'],
+                         _checkpoint_meta(path)))
     except ExportError as e:
         raise EvidenceError(str(e)) from None
     seen_depths = {n[3]['depth'] for n in nets}
@@ -211,15 +222,18 @@ def build_evidence(data_root: str,
         raise EvidenceError(f'checkpoints of different depths: '
                             f'{sorted(seen_depths)}')
     depth = depth or (seen_depths.pop() if seen_depths else 18)
-    twin_widths = sorted({n[3]['width'] for n in nets} | set(widths or ()),
-                         reverse=True) or [1.0, 0.75, 0.5, 0.25]
+    twin_widths = sorted(
+        {n[3]['width']
+         for n in nets} | set(widths or
+                              ()), reverse=True) or [1.0, 0.75, 0.5, 0.25]
     for seed in random_seeds:
         for w in twin_widths:
-            params, flops = complexity(depth, w)
-            nets.append(('random', None, f'random|{depth}|{w}|{seed}',
-                         dict(depth=depth, width=w, params=params,
-                              flops=flops), None,
-                         dict(seed=seed, wall_s=0.0, cpu_s=0.0)))
+            with quiet_complexity():
+                params, flops = complexity(depth, w)
+            nets.append(
+                ('random', None, f'random|{depth}|{w}|{seed}',
+                 dict(depth=depth, width=w, params=params, flops=flops), None,
+                 dict(seed=seed, wall_s=0.0, cpu_s=0.0)))
     from .exported import build_exported_resnet
     for i, (kind, source, ident, emeta, path, meta) in enumerate(nets, 1):
         w = emeta['width']
@@ -237,12 +251,20 @@ def build_evidence(data_root: str,
             cache.put(ident, rec)
         else:
             log(f'{what} (cached)')
-        rec = dict(kind=kind, width=w, seed=meta.get('seed'), source=source,
-                   depth=emeta['depth'], params=emeta['params'],
-                   flops=emeta['flops'], **rec)
-        rec.update({k: meta.get(k) for k in ('iter', 'wall_s', 'cpu_s',
-                                              'threads', 'processor')
-                    if k in meta})
+        rec = dict(
+            kind=kind,
+            width=w,
+            seed=meta.get('seed'),
+            source=source,
+            depth=emeta['depth'],
+            params=emeta['params'],
+            flops=emeta['flops'],
+            **rec)
+        rec.update({
+            k: meta.get(k)
+            for k in ('iter', 'wall_s', 'cpu_s', 'threads', 'processor')
+            if k in meta
+        })
         log(f'    knn20 {rec["knn20"]:.2f}  knn200 {rec["knn200"]:.2f}  '
             f'linear {rec["linear"]:.2f}')
         records.append(rec)
@@ -253,9 +275,12 @@ def _stats(values: List[float]) -> dict:
     values = [v for v in values if v is not None]
     if not values:
         return dict(n=0)
-    return dict(n=len(values), mean=statistics.fmean(values),
-                min=min(values), max=max(values),
-                std=statistics.stdev(values) if len(values) > 1 else 0.0)
+    return dict(
+        n=len(values),
+        mean=statistics.fmean(values),
+        min=min(values),
+        max=max(values),
+        std=statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def aggregate(records: Sequence[dict]) -> dict:
@@ -271,8 +296,7 @@ def aggregate(records: Sequence[dict]) -> dict:
     rows = []
     for w in widths:
         mine = [r for r in records if r['width'] == w]
-        row = dict(width=w, params=mine[0]['params'],
-                   flops=mine[0]['flops'])
+        row = dict(width=w, params=mine[0]['params'], flops=mine[0]['flops'])
         for kind in KINDS:
             rs = [r for r in mine if r['kind'] == kind]
             if rs:
@@ -285,12 +309,17 @@ def aggregate(records: Sequence[dict]) -> dict:
         if r['kind'] == 'random' or r.get('wall_s') is None:
             continue
         key = (r['kind'], r['source'])
-        runs.setdefault(key, dict(kind=r['kind'], source=r['source'],
-                                  seed=r['seed'], wall_s=r['wall_s'],
-                                  cpu_s=r.get('cpu_s'),
-                                  threads=r.get('threads'),
-                                  processor=r.get('processor'),
-                                  widths=[]))['widths'].append(r['width'])
+        runs.setdefault(
+            key,
+            dict(
+                kind=r['kind'],
+                source=r['source'],
+                seed=r['seed'],
+                wall_s=r['wall_s'],
+                cpu_s=r.get('cpu_s'),
+                threads=r.get('threads'),
+                processor=r.get('processor'),
+                widths=[]))['widths'].append(r['width'])
     runs = list(runs.values())
     cost = None
     dsp = [r['wall_s'] for r in runs if r['kind'] == 'dspnet']
@@ -298,13 +327,15 @@ def aggregate(records: Sequence[dict]) -> dict:
     for r in runs:
         if r['kind'] == 'byol':
             byol_w.setdefault(r['widths'][0], []).append(r['wall_s'])
-    dsp_widths = sorted({w for r in runs if r['kind'] == 'dspnet'
-                         for w in r['widths']})
+    dsp_widths = sorted(
+        {w
+         for r in runs if r['kind'] == 'dspnet' for w in r['widths']})
     if dsp and dsp_widths and all(w in byol_w for w in dsp_widths):
         byol_sum = sum(statistics.fmean(byol_w[w]) for w in dsp_widths)
-        cost = dict(dspnet_wall_s=statistics.fmean(dsp),
-                    byol_sum_wall_s=byol_sum,
-                    ratio=statistics.fmean(dsp) / byol_sum)
+        cost = dict(
+            dspnet_wall_s=statistics.fmean(dsp),
+            byol_sum_wall_s=byol_sum,
+            ratio=statistics.fmean(dsp) / byol_sum)
     return dict(rows=rows, runs=runs, cost=cost)
 
 
@@ -348,23 +379,23 @@ def format_evidence(summary: dict, command: Optional[str] = None) -> str:
                      'DSPNet − random |')
         lines.append('|---|---|---|---|---|---|---|---|')
         for row in rows:
-            lines.append(
-                f'| {row["width"]} | {row["params"] / 1e6:.2f}M | '
-                f'{row["flops"] / 1e9:.3f}G | '
-                f'{_cell(row, "random", metric)} | '
-                f'{_cell(row, "byol", metric)} | '
-                f'{_cell(row, "dspnet", metric)} | '
-                f'{_delta(row, "dspnet", "byol", metric)} | '
-                f'{_delta(row, "dspnet", "random", metric)} |')
+            lines.append(f'| {row["width"]} | {row["params"] / 1e6:.2f}M | '
+                         f'{row["flops"] / 1e9:.3f}G | '
+                         f'{_cell(row, "random", metric)} | '
+                         f'{_cell(row, "byol", metric)} | '
+                         f'{_cell(row, "dspnet", metric)} | '
+                         f'{_delta(row, "dspnet", "byol", metric)} | '
+                         f'{_delta(row, "dspnet", "random", metric)} |')
         lines.append('')
     runs = summary['runs']
     if runs:
         lines.append('| pretraining run | seed | widths | wall time | '
                      'CPU time | threads |')
         lines.append('|---|---|---|---|---|---|')
-        for r in sorted(runs, key=lambda r: (r['kind'] != 'dspnet',
-                                             -max(r['widths']),
-                                             r['seed'] or 0)):
+        order = [(r['kind'] != 'dspnet', -max(r['widths']), r['seed'] or 0, i)
+                 for i, r in enumerate(runs)]
+        for *_, i in sorted(order):
+            r = runs[i]
             ws = '/'.join(str(w) for w in sorted(r['widths'], reverse=True))
             cpu = '–' if r['cpu_s'] is None else f'{r["cpu_s"] / 60:.1f} min'
             lines.append(f'| {LABELS[r["kind"]]} | {r["seed"]} | {ws} | '
@@ -383,7 +414,7 @@ def format_evidence(summary: dict, command: Optional[str] = None) -> str:
 
 
 def plot_evidence(summary: dict, path: str) -> str:
-    """kNN-20 and linear top-1 against parameters, one line per kind."""
+    """KNN-20 and linear top-1 against parameters, one line per kind."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -400,8 +431,8 @@ def plot_evidence(summary: dict, path: str) -> str:
             y = [s['mean'] for _, s in pts]
             err = [[s['mean'] - s['min'] for _, s in pts],
                    [s['max'] - s['mean'] for _, s in pts]]
-            ax.errorbar(x, y, yerr=err, fmt=style, capsize=3,
-                        label=LABELS[kind])
+            ax.errorbar(
+                x, y, yerr=err, fmt=style, capsize=3, label=LABELS[kind])
         ax.set_xscale('log')
         ax.set_xlabel('backbone parameters (M)')
         ax.set_ylabel('top-1 (%)')

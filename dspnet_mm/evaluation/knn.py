@@ -253,7 +253,7 @@ def knn_eval(checkpoint: str,
              batch_size: int = 64,
              num_workers: int = 0,
              device: Optional[Union[str, torch.device]] = None) -> dict:
-    """kNN accuracy (train -> val) of one exported width.
+    """KNN accuracy (train -> val) of one exported width.
 
     The stock mmpretrain ResNet is built from the file's meta (depth,
     base/stem channels) and loaded with ``strict=True``.

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 __all__ = ['DEFAULT_WEIGHT_DECAYS', 'fit_logistic', 'linear_probe']
 
 #: Candidate L2 penalties (on the mean cross-entropy, standardised inputs).
-DEFAULT_WEIGHT_DECAYS = (1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2,
-                         1e-1, 3e-1, 1.0)
+DEFAULT_WEIGHT_DECAYS = (1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1,
+                         3e-1, 1.0)
 
 
 def _standardise(train: torch.Tensor, *others: torch.Tensor):

@@ -19,8 +19,8 @@ from mmpretrain.models.backbones import ResNet
 from ..models.layers import GRID, check_width, width_tag
 from ..utils.atomic import commit, temp_path
 from ..utils.checkpoint import load_checkpoint_safely
-from .file_format import FLOPS_INPUT, SourceInfo
-from .file_format import complexity, export_meta, export_path, infer_depth
+from .file_format import (FLOPS_INPUT, SourceInfo, complexity, export_meta,
+                          export_path, infer_depth)
 
 __all__ = [
     'ExportError', 'FLOPS_INPUT', 'SOURCE_PREFIXES', 'export_widths',
@@ -63,14 +63,12 @@ def _find_prefix(state_dict: Dict[str, torch.Tensor],
                  prefix: Optional[str]) -> str:
     if prefix is not None:
         if prefix + 'conv1.weight' not in state_dict:
-            raise ExportError(
-                f'no ResNet backbone under prefix {prefix!r}: '
-                f'{prefix}conv1.weight is not in the checkpoint')
+            raise ExportError(f'no ResNet backbone under prefix {prefix!r}: '
+                              f'{prefix}conv1.weight is not in the checkpoint')
         return prefix
-    found = sorted(
-        k[:-len('conv1.weight')] for k in state_dict
-        if k.endswith('conv1.weight')
-        and k[:-len('conv1.weight')] + 'layer1.0.conv1.weight' in state_dict)
+    found = sorted(k[:-len('conv1.weight')] for k in state_dict
+                   if k.endswith('conv1.weight') and k[:-len('conv1.weight')] +
+                   'layer1.0.conv1.weight' in state_dict)
     if not found:
         sample = ', '.join(list(state_dict)[:5])
         raise ExportError(
@@ -113,8 +111,7 @@ def inspect_backbone(state_dict: Dict[str, torch.Tensor],
         raise ExportError(f'the backbone under {prefix!r} has {found}')
     widths, i = [], 0
     while f'bn1.bns.{i}.weight' in keys:
-        widths.append(state_dict[f'{prefix}bn1.bns.{i}.weight'].numel() /
-                      GRID)
+        widths.append(state_dict[f'{prefix}bn1.bns.{i}.weight'].numel() / GRID)
         i += 1
     return dict(
         prefix=prefix,
@@ -131,8 +128,8 @@ def _target_shapes(depth: int, width: float) -> Tuple[Tuple[str, tuple]]:
     return tuple((k, tuple(v.shape)) for k, v in model.state_dict().items())
 
 
-def slice_width(state_dict: Dict[str, torch.Tensor], depth: int,
-                width: float, prefix: str,
+def slice_width(state_dict: Dict[str, torch.Tensor], depth: int, width: float,
+                prefix: str,
                 widths: Sequence[float]) -> 'OrderedDict[str, torch.Tensor]':
     """The plain ResNet state dict of ``width``.
 
@@ -144,8 +141,10 @@ def slice_width(state_dict: Dict[str, torch.Tensor], depth: int,
     sliced like the convs: its statistics must have been recalibrated at
     ``width`` first (:func:`recalibrated_state_dicts`).
     """
-    index = {round(w * GRID): i
-             for i, w in enumerate(widths)}.get(round(width * GRID))
+    index = {
+        round(w * GRID): i
+        for i, w in enumerate(widths)
+    }.get(round(width * GRID))
     out = OrderedDict()
     used = set()
     for key, shape in _target_shapes(depth, width):
@@ -172,8 +171,9 @@ def slice_width(state_dict: Dict[str, torch.Tensor], depth: int,
                               f'{tuple(src.shape)} cannot give {shape}')
         out[key] = src.detach().clone().contiguous()
     other_bn = re.compile(r'.*\.bns\.\d+\.(' + '|'.join(_BN_PARAMS) + ')$')
-    unused = sorted(k for k in state_dict if k.startswith(prefix)
-                    and k not in used and not other_bn.match(k))
+    unused = sorted(
+        k for k in state_dict
+        if k.startswith(prefix) and k not in used and not other_bn.match(k))
     if unused:
         raise ExportError(
             f'the backbone under {prefix!r} has keys that a ResNet-{depth} '
@@ -193,9 +193,9 @@ def _load_config(config):
 def recalibrated_state_dicts(cfg, state_dict: Dict[str, torch.Tensor],
                              widths: Sequence[float], prefix: str,
                              num_batches: int) -> Dict[float, dict]:
-    """Backbone state dicts of a universal-mode model, one per width, each
-    with BN statistics recalibrated at that width on ``num_batches``
-    training batches of ``cfg`` (first view of each two-view batch)."""
+    """Backbone state dicts of a universal-mode model, one per width, each with
+    BN statistics recalibrated at that width on ``num_batches`` training
+    batches of ``cfg`` (first view of each two-view batch)."""
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
 
@@ -326,9 +326,8 @@ def export_widths(checkpoint: str,
     results, pending = [], []
     try:
         for w in selected:
-            sd = slice_width(
-                per_width[w] if per_width else state_dict, info['depth'], w,
-                info['prefix'], trained)
+            sd = slice_width(per_width[w] if per_width else state_dict,
+                             info['depth'], w, info['prefix'], trained)
             meta = export_meta(
                 info['depth'],
                 w,

@@ -6,7 +6,6 @@ one by one): ``resnet{depth}_w{width}.pth`` holding
 ``dict(state_dict=<stock ResNet keys>, meta=...)``, written atomically.
 """
 import hashlib
-import os
 import os.path as osp
 import re
 from dataclasses import dataclass

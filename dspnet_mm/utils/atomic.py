@@ -86,7 +86,7 @@ def atomic_write(data: Union[bytes, str], path: str) -> None:
 
 
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend whose writes are atomic.
+    """Mmengine's local file backend whose writes are atomic.
 
     mmengine's ``save_checkpoint`` serialises a checkpoint to memory and
     hands the bytes to ``backend.put``; the stock local backend writes them

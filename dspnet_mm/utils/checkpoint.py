@@ -68,8 +68,8 @@ class CheckpointError(RuntimeError):
 
 
 class TornCheckpointError(CheckpointError):
-    """A file that is not a complete torch checkpoint (truncated, empty or
-    not a torch zip file): what a run killed while writing leaves."""
+    """A file that is not a complete torch checkpoint (truncated, empty or not
+    a torch zip file): what a run killed while writing leaves."""
 
 
 class _InertHistoryBuffer:
@@ -89,9 +89,8 @@ def _numpy_globals():
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
         types += [
-            getattr(dtypes, name) for name in dir(dtypes)
-            if name.endswith('DType') and isinstance(
-                getattr(dtypes, name), type)
+            getattr(dtypes, name) for name in dir(dtypes) if
+            name.endswith('DType') and isinstance(getattr(dtypes, name), type)
         ]
     return types
 
@@ -107,8 +106,8 @@ LEGACY_GLOBALS = [
 def safe_globals():
     """Allow :data:`LEGACY_GLOBALS` for ``weights_only`` loads in the block.
 
-    A context, not a process-wide setting: loads outside it (and after it)
-    see torch's defaults only.
+    A context, not a process-wide setting: loads outside it (and after it) see
+    torch's defaults only.
     """
     with torch.serialization.safe_globals(LEGACY_GLOBALS):
         yield
@@ -161,8 +160,7 @@ def _buffer_data(buf, key: str) -> dict:
     if isinstance(buf, HistoryBuffer):
         logs, counts = buf.data
         state = dict(
-            log_history=logs, count_history=counts,
-            max_length=buf.max_length)
+            log_history=logs, count_history=counts, max_length=buf.max_length)
     elif isinstance(buf, _InertHistoryBuffer):  # older dspnet_mm files
         state = buf.state if isinstance(buf.state, dict) else {}
         state = dict(
@@ -182,13 +180,12 @@ def _buffer_data(buf, key: str) -> dict:
     if (len(logs) != len(counts) or not isinstance(max_length, int)
             or isinstance(max_length, bool) or max_length < 1):
         raise CheckpointError(f'message hub scalar {key!r} is malformed')
-    return dict(
-        log_history=logs, count_history=counts, max_length=max_length)
+    return dict(log_history=logs, count_history=counts, max_length=max_length)
 
 
 def plain_message_hub(state: dict) -> dict:
-    """A ``MessageHub.state_dict()`` (or a loaded plain form) as checked
-    plain data.
+    """A ``MessageHub.state_dict()`` (or a loaded plain form) as checked plain
+    data.
 
     Logged scalars become ``dict(log_history, count_history, max_length)``
     of Python numbers; runtime information keeps plain values only (numpy
@@ -207,8 +204,10 @@ def plain_message_hub(state: dict) -> dict:
         try:
             info[str(key)] = _plain(value, f'runtime_info[{key!r}]')
         except TypeError as e:
-            print_log(f'message hub: left out {e}', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'message hub: left out {e}',
+                logger='current',
+                level=logging.WARNING)
     resumed = {
         str(k): bool(v)
         for k, v in state.get('resumed_keys', {}).items()
@@ -228,8 +227,7 @@ def message_hub_state(plain: dict) -> dict:
     """
     plain = plain_message_hub(plain)
     scalars = {
-        k: HistoryBuffer(v['log_history'], v['count_history'],
-                         v['max_length'])
+        k: HistoryBuffer(v['log_history'], v['count_history'], v['max_length'])
         for k, v in plain['log_scalars'].items()
     }
     return dict(
@@ -253,7 +251,9 @@ def sanitize_checkpoint(checkpoint: Any) -> Any:
         meta.pop('config')
         print_log(
             'ignored the config string in the checkpoint\'s meta: it is '
-            'never executed', logger='current', level=logging.WARNING)
+            'never executed',
+            logger='current',
+            level=logging.WARNING)
     hub = checkpoint.get('message_hub')
     if hub is not None:
         if not isinstance(hub, dict):
@@ -270,8 +270,9 @@ def sanitize_checkpoint(checkpoint: Any) -> Any:
 
 def _refusal(path: str, error: Exception) -> CheckpointError:
     lines = str(error).strip().splitlines()
-    reason = next((line.strip() for line in lines
-                   if 'GLOBAL' in line or 'Unsupported' in line), None)
+    reason = next(
+        (line.strip()
+         for line in lines if 'GLOBAL' in line or 'Unsupported' in line), None)
     if not zipfile.is_zipfile(path):
         return TornCheckpointError(
             f'cannot load {path!r}: it is not a complete torch checkpoint '

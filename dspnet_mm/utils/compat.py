@@ -19,9 +19,7 @@ from PIL import Image
 _original_adjust_hue = photometric.adjust_hue
 
 
-def adjust_hue(img: np.ndarray,
-               hue_factor: float,
-               backend=None) -> np.ndarray:
+def adjust_hue(img: np.ndarray, hue_factor: float, backend=None) -> np.ndarray:
     """:func:`mmcv.adjust_hue`, numpy-2 safe (same arguments and results)."""
     if backend is None:
         backend = photometric.imread_backend

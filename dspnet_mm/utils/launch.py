@@ -38,8 +38,8 @@ def init_distributed(cfg: Config, launcher: str) -> None:
             f'launcher {launcher!r} needs GPUs; on CPU use '
             '--launcher pytorch (tools/dist_train.sh starts torchrun)')
     if not dist.is_initialized():
-        timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get(
-            'timeout', 1800)
+        timeout = cfg.get('env_cfg', {}).get('dist_cfg',
+                                             {}).get('timeout', 1800)
         dist.init_process_group(
             backend='gloo', timeout=timedelta(seconds=timeout))
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
@@ -95,8 +95,7 @@ def unreadable_image(error: BaseException) -> Optional[str]:
     inside it; in a DataLoader worker both arrive as text.
     """
     text = ''.join(
-        traceback.format_exception(type(error), error,
-                                   error.__traceback__))
+        traceback.format_exception(type(error), error, error.__traceback__))
     if 'transforms/loading.py' not in text:
         return None
     match = _UNDECODABLE.search(text)
@@ -114,8 +113,10 @@ def unreadable_image(error: BaseException) -> Optional[str]:
 
 def user_error(error: BaseException) -> Optional[str]:
     """The one-line message of an error caused by the run's input (a
-    checkpoint, the data, a diverging loss), or None for anything else
-    (a bug: keep its traceback)."""
+    checkpoint, the data, a diverging loss), or None for anything else (a bug:
+
+    keep its traceback).
+    """
     if isinstance(error, (CheckpointError, FloatingPointError)):
         return str(error)
     return unreadable_image(error)

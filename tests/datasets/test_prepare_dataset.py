@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dspnet_mm.datasets import PrepareError, config_overrides, prepare_dataset
+from dspnet_mm.datasets import PrepareError, config_overrides
 from dspnet_mm.datasets import prepare as prepare_mod
+from dspnet_mm.datasets import prepare_dataset
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # created in this (unsorted) order; labels must follow the sorted order
@@ -432,8 +433,10 @@ def test_class_names(tmp_path):
         'ant Ant', 'moth moth, lepidoptera', 'zebra striped horse'
     ]
     names.write_text('ant Ant\nmoth\n')
-    with pytest.raises(PrepareError, match=r'names.txt:2: expected '
-                       r'"<class> <name>", got \'moth\''):
+    with pytest.raises(
+            PrepareError,
+            match=r'names.txt:2: expected '
+            r'"<class> <name>", got \'moth\''):
         prepare_dataset(src, str(tmp_path / 'o2'), class_names=str(names))
     names.write_text('ant Ant\n')
     with pytest.raises(

@@ -24,11 +24,15 @@ def run(tmp_path, hook, max_iters=6):
 
     class Probe(DSPNetDistillHook.__mro__[1]):  # mmengine Hook
 
-        def after_train_iter(self, runner, batch_idx, data_batch=None,
+        def after_train_iter(self,
+                             runner,
+                             batch_idx,
+                             data_batch=None,
                              outputs=None):
             model = runner.model
-            seen.append((runner.iter, model.distill_weight,
-                         model.sub_widths_active, sorted(outputs)))
+            seen.append(
+                (runner.iter, model.distill_weight, model.sub_widths_active,
+                 sorted(outputs)))
 
     runner = Runner(
         model=dspnet_cfg(
@@ -144,16 +148,18 @@ def test_ddp_configs_that_leave_parameters_unused_are_refused(
 
 
 @pytest.mark.parametrize('cfg,refused', [
-    (dict(model_wrapper_cfg=dict(find_unused_parameters=True),
-          find_unused_parameters=False), False),
+    (dict(
+        model_wrapper_cfg=dict(find_unused_parameters=True),
+        find_unused_parameters=False), False),
     (dict(find_unused_parameters=True), False),
-    (dict(model_wrapper_cfg=dict(find_unused_parameters=False),
-          find_unused_parameters=True), True),
+    (dict(
+        model_wrapper_cfg=dict(find_unused_parameters=False),
+        find_unused_parameters=True), True),
     ({}, True),
 ])
 def test_wrapper_setting_read_from_model_wrapper_cfg(cfg, refused):
-    """Where the wrapper does not tell, the config decides; the wrapper's
-    own ``model_wrapper_cfg`` wins over the top-level key."""
+    """Where the wrapper does not tell, the config decides; the wrapper's own
+    ``model_wrapper_cfg`` wins over the top-level key."""
     hook = DSPNetDistillHook(start_ratio=0.5)
     runner = _ddp_runner(None, cfg=cfg)
     if refused:

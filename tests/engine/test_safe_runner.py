@@ -26,8 +26,8 @@ def _runner(work_dir, max_iters, **kwargs):
         default_scope='mmpretrain',
         default_hooks=dict(
             logger=dict(type='LoggerHook', interval=1),
-            checkpoint=dict(
-                type='CheckpointHook', interval=1, by_epoch=False)),
+            checkpoint=dict(type='CheckpointHook', interval=1,
+                            by_epoch=False)),
         randomness=dict(seed=0),
         **kwargs)
 
@@ -55,8 +55,7 @@ def test_checkpoints_are_plain_and_resume_skips_a_torn_one(tmp_path):
     for i in (1, 2, 3):
         path = str(tmp_path / f'iter_{i}.pth')
         # plain data: torch's stock safe loader, no allow-list
-        assert torch.serialization.get_unsafe_globals_in_checkpoint(
-            path) == []
+        assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
     assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
     full = torch.load(str(tmp_path / 'iter_3.pth'))
     assert full['message_hub']['runtime_info']['iter'] == 2

@@ -2,9 +2,9 @@ import time
 
 import torch
 from mmengine.model import BaseModel
-from dspnet_mm.engine import SafeRunner as Runner
 from torch.utils.data import Dataset
 
+from dspnet_mm.engine import SafeRunner as Runner
 from dspnet_mm.engine import TrainTimeHook
 from dspnet_mm.utils.checkpoint import load_checkpoint_safely
 
@@ -43,8 +43,8 @@ def _train(work_dir, max_iters, resume=False):
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         custom_hooks=[dict(type='TrainTimeHook')],
         default_hooks=dict(
-            checkpoint=dict(
-                type='CheckpointHook', interval=4, by_epoch=False)),
+            checkpoint=dict(type='CheckpointHook', interval=4,
+                            by_epoch=False)),
         resume=resume,
         default_scope='mmpretrain',
         randomness=dict(seed=0))
@@ -66,8 +66,8 @@ def test_train_time_is_saved_and_accumulates_over_resume(tmp_path):
     assert 0 < t4['cpu_s']
 
     _train(tmp_path, 8, resume=True)
-    t8 = load_checkpoint_safely(str(tmp_path / 'iter_8.pth'))['meta'][
-        'train_time']
+    t8 = load_checkpoint_safely(str(tmp_path /
+                                    'iter_8.pth'))['meta']['train_time']
     assert t8['iter'] == 8 and t8['segments'] == 2
     # the resumed run adds its own time to the first run's
     assert t8['wall_s'] >= t4['wall_s'] + 4 * 0.05

@@ -217,8 +217,10 @@ def _knn_by_hand(train, val, k, temperature):
     (xs, ys), (qs, qy) = train, val
     hits1 = hits5 = open5 = 0
     for q, label in zip(qs, qy.tolist()):
-        sims = [float(torch.nn.functional.cosine_similarity(q, x, dim=0))
-                for x in xs]
+        sims = [
+            float(torch.nn.functional.cosine_similarity(q, x, dim=0))
+            for x in xs
+        ]
         nearest = sorted(range(len(sims)), key=lambda i: -sims[i])[:k]
         votes = {}
         for i in nearest:
@@ -264,8 +266,8 @@ def test_knn_eval_and_cli(data_root, exported, tmp_path):
             backbone,
             imagenet_style_dataset(data_root, 'train', resize=0, crop=0))
         val = extract_features(
-            backbone, imagenet_style_dataset(data_root, 'val', resize=0,
-                                             crop=0))
+            backbone,
+            imagenet_style_dataset(data_root, 'val', resize=0, crop=0))
         for res in rec['results']:
             top1, (low5, high5) = _knn_by_hand(train, val, res['k'], 0.07)
             assert res['top1'] == pytest.approx(top1)

@@ -20,10 +20,20 @@ DSPNET_DEMO = osp.join(
 
 
 def _rec(kind, width, seed, knn, linear, source=None, wall_s=None):
-    return dict(kind=kind, width=width, seed=seed, source=source,
-                params=int(width * 1e6), flops=int(width * 1e9), knn20=knn,
-                knn200=knn - 1, linear=linear, wall_s=wall_s, cpu_s=wall_s,
-                threads=1, processor='cpu')
+    return dict(
+        kind=kind,
+        width=width,
+        seed=seed,
+        source=source,
+        params=int(width * 1e6),
+        flops=int(width * 1e9),
+        knn20=knn,
+        knn200=knn - 1,
+        linear=linear,
+        wall_s=wall_s,
+        cpu_s=wall_s,
+        threads=1,
+        processor='cpu')
 
 
 def test_aggregate_statistics_and_cost_ratio():
@@ -42,17 +52,18 @@ def test_aggregate_statistics_and_cost_ratio():
     s = aggregate(records)
     assert [r['width'] for r in s['rows']] == [1.0, 0.5]
     top = s['rows'][0]
-    assert top['random']['knn20'] == dict(n=2, mean=30.0, min=29.0,
-                                          max=31.0,
-                                          std=pytest.approx(2 ** 0.5))
+    assert top['random']['knn20'] == dict(
+        n=2, mean=30.0, min=29.0, max=31.0, std=pytest.approx(2**0.5))
     assert top['dspnet']['seeds'] == [0, 1]
     assert top['byol']['linear']['mean'] == 51.0
     # DSPNet mean 1300 s; one by one: mean of w1.0 (700) + w0.5 (300)
-    assert s['cost'] == dict(dspnet_wall_s=1300.0, byol_sum_wall_s=1000.0,
-                             ratio=1.3)
-    assert sorted((r['kind'], r['seed']) for r in s['runs']) == [
-        ('byol', 0), ('byol', 0), ('byol', 1), ('dspnet', 0), ('dspnet', 1)
-    ]
+    assert s['cost'] == dict(
+        dspnet_wall_s=1300.0, byol_sum_wall_s=1000.0, ratio=1.3)
+    assert sorted((r['kind'], r['seed']) for r in s['runs']) == [('byol', 0),
+                                                                 ('byol', 0),
+                                                                 ('byol', 1),
+                                                                 ('dspnet', 0),
+                                                                 ('dspnet', 1)]
     text = format_evidence(s, 'python tools/analysis/evidence_table.py x')
     assert text.startswith('`python tools/analysis/evidence_table.py x`')
     # width 1.0, kNN-20: random 30 (29-31), BYOL 41 (40-42), DSPNet 42
@@ -75,8 +86,8 @@ def test_cost_ratio_needs_every_width_pretrained_one_by_one():
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
-    """SMALL_DEMO photos, a DSPNet checkpoint with seed and train time, and
-    one of its widths saved as a one-by-one checkpoint."""
+    """SMALL_DEMO photos, a DSPNet checkpoint with seed and train time, and one
+    of its widths saved as a one-by-one checkpoint."""
     from mmengine.registry import init_default_scope
 
     from dspnet_mm.registry import MODELS
@@ -86,35 +97,51 @@ def tiny(tmp_path_factory):
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(DSPNET_DEMO).model)
     ckpt = str(tmp / 'dspnet.pth')
-    meta = dict(seed=7, iter=600,
-                train_time=dict(wall_s=900.0, cpu_s=880.0, threads=1,
-                                processor='x86_64', segments=1, iter=600,
-                                world_size=1))
+    meta = dict(
+        seed=7,
+        iter=600,
+        train_time=dict(
+            wall_s=900.0,
+            cpu_s=880.0,
+            threads=1,
+            processor='x86_64',
+            segments=1,
+            iter=600,
+            world_size=1))
     torch.save({'state_dict': model.state_dict(), 'meta': meta}, ckpt)
     w05 = export_widths(ckpt, [0.5], str(tmp / 'w05'))[0]['path']
     sd = torch.load(w05, weights_only=True)['state_dict']
     byol = str(tmp / 'byol_w0.5.pth')
-    torch.save({'state_dict': {f'backbone.{k}': v for k, v in sd.items()},
-                'meta': dict(seed=3, train_time=dict(wall_s=300.0,
-                                                     cpu_s=290.0,
-                                                     threads=1))}, byol)
+    torch.save(
+        {
+            'state_dict': {
+                f'backbone.{k}': v
+                for k, v in sd.items()
+            },
+            'meta':
+            dict(
+                seed=3, train_time=dict(wall_s=300.0, cpu_s=290.0, threads=1))
+        }, byol)
     return dict(ckpt=ckpt, byol=byol, data=str(tmp / 'demo' / 'cls'))
 
 
 def test_evidence_tool_end_to_end_and_reproducible(tiny, tmp_path, capsys):
     out = str(tmp_path / 'ev')
-    argv = ['--data-root', tiny['data'], '--dspnet', tiny['ckpt'], '--byol',
-            tiny['byol'], '--random-seeds', '0', '1', '--widths', '0.5',
-            '0.25', '--out-dir', out]
+    argv = [
+        '--data-root', tiny['data'], '--dspnet', tiny['ckpt'], '--byol',
+        tiny['byol'], '--random-seeds', '0', '1', '--widths', '0.5', '0.25',
+        '--out-dir', out
+    ]
     assert run_tool('evidence', argv) == 0
     printed = capsys.readouterr().out
     with open(osp.join(out, 'evidence.json')) as f:
         first = json.load(f)
     recs = first['records']
     kinds = sorted((r['kind'], r['width'], r['seed']) for r in recs)
-    assert kinds == sorted(
-        [('dspnet', w, 7) for w in (0.5, 0.25)] + [('byol', 0.5, 3)] +
-        [('random', w, s) for s in (0, 1) for w in (0.5, 0.25)])
+    assert kinds == sorted([('dspnet', w, 7) for w in (0.5, 0.25)] +
+                           [('byol', 0.5, 3)] + [('random', w, s)
+                                                 for s in (0, 1)
+                                                 for w in (0.5, 0.25)])
     by = {(r['kind'], r['width'], r['seed']): r for r in recs}
     # the one-by-one checkpoint *is* DSPNet's width 0.5: same numbers
     for m in ('knn20', 'knn200', 'linear'):
@@ -124,13 +151,15 @@ def test_evidence_tool_end_to_end_and_reproducible(tiny, tmp_path, capsys):
         for m in ('knn20', 'knn200', 'linear'):
             assert 0.0 <= r[m] <= 100.0
     # different init seeds give different twins
-    assert any(by[('random', w, 0)]['knn20'] != by[('random', w, 1)]['knn20']
-               or by[('random', w, 0)]['linear'] !=
-               by[('random', w, 1)]['linear'] for w in (0.5, 0.25))
+    assert any(
+        by[('random', w, 0)]['knn20'] != by[('random', w, 1)]['knn20'] or by[(
+            'random', w, 0)]['linear'] != by[('random', w, 1)]['linear']
+        for w in (0.5, 0.25))
     # one width pretrained one by one: no cost ratio, both run times
     assert first['cost'] is None
-    assert sorted((r['kind'], r['wall_s']) for r in first['runs']) == [
-        ('byol', 300.0), ('dspnet', 900.0)]
+    assert sorted(
+        (r['kind'], r['wall_s']) for r in first['runs']) == [('byol', 300.0),
+                                                             ('dspnet', 900.0)]
     # the table names its command, and is what was printed
     with open(osp.join(out, 'evidence.md')) as f:
         md = f.read()
@@ -153,8 +182,9 @@ def test_evidence_refuses_bad_input(tiny, tmp_path, capsys):
         build_evidence(tiny['data'], str(tmp_path), dspnet=['nope.pth'])
     with pytest.raises(EvidenceError, match='meta/train.txt not found'):
         build_evidence(str(tmp_path), str(tmp_path), random_seeds=[0])
-    assert run_tool('evidence', ['--data-root', tiny['data'], '--dspnet',
-                                 'nope.pth', '--out-dir',
-                                 str(tmp_path)]) == 1
+    assert run_tool('evidence', [
+        '--data-root', tiny['data'], '--dspnet', 'nope.pth', '--out-dir',
+        str(tmp_path)
+    ]) == 1
     assert 'error: checkpoint not found: nope.pth' in capsys.readouterr().err
     assert not osp.exists(osp.join(str(tmp_path), 'evidence.md'))

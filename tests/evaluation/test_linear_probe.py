@@ -59,8 +59,9 @@ def test_linear_probe_penalty_is_the_best_held_out_one():
     vx, vy = _linear_task(n_per_class=100, dim=400, seed=12)
     res = linear_probe(tx, ty, vx, vy)
     curve = res['holdout_top1']
-    assert list(curve) == [1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2,
-                           0.1, 0.3, 1.0]
+    assert list(curve) == [
+        1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0
+    ]
     # the best held-out accuracy wins, ties go to the stronger penalty
     best = max(curve.values())
     assert res['weight_decay'] == max(wd for wd in curve if curve[wd] == best)
@@ -113,8 +114,8 @@ def test_fit_bn_statistics_is_the_exact_average_and_touches_no_weight():
     net = random_init_resnet(18, 0.25, seed=0)
     weights = {
         k: v.clone()
-        for k, v in net.state_dict().items() if 'running' not in k
-        and 'num_batches' not in k
+        for k, v in net.state_dict().items()
+        if 'running' not in k and 'num_batches' not in k
     }
     g = torch.Generator().manual_seed(0)
     batches = [torch.randn(4, 3, 32, 32, generator=g) + i for i in range(3)]
@@ -123,11 +124,11 @@ def test_fit_bn_statistics_is_the_exact_average_and_touches_no_weight():
     # bn1 sees conv1(x): its running mean is the mean of the batch means
     with torch.no_grad():
         means = [net.conv1(b).mean(dim=(0, 2, 3)) for b in batches]
-    assert torch.allclose(net.bn1.running_mean,
-                          torch.stack(means).mean(0), atol=1e-5)
+    assert torch.allclose(
+        net.bn1.running_mean, torch.stack(means).mean(0), atol=1e-5)
     after = net.state_dict()
     assert all(torch.equal(after[k], v) for k, v in weights.items())
-    assert all(
-        m.momentum == 0.1 for m in net.modules() if isinstance(m, _BatchNorm))
+    assert all(m.momentum == 0.1 for m in net.modules()
+               if isinstance(m, _BatchNorm))
     with pytest.raises(ValueError, match='no batch'):
         fit_bn_statistics(net, iter([]))

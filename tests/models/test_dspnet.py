@@ -42,7 +42,8 @@ def dspnet_cfg(**kwargs):
                 with_avg_pool=False,
                 norm_cfg=dict(type='BN1d')),
             loss=dict(
-                type='CosineSimilarityLoss', shift_factor=2.0,
+                type='CosineSimilarityLoss',
+                shift_factor=2.0,
                 scale_factor=2.0)))
     for k, v in kwargs.items():
         if isinstance(v, dict) and k in cfg:
@@ -71,8 +72,9 @@ def build(**kwargs):
 def test_loss_keys_are_the_sampled_widths_and_finite():
     model = build()
     losses = model.loss(views(), None)
-    assert set(losses) == {'loss_w1.0', 'loss_w0.75', 'loss_w0.5',
-                           'loss_w0.25'}
+    assert set(losses) == {
+        'loss_w1.0', 'loss_w0.75', 'loss_w0.5', 'loss_w0.25'
+    }
     for v in losses.values():
         assert torch.isfinite(v) and 0 <= v.item() <= 8  # 2 x (2 - 2cos)
     assert get_width(model.backbone) == 1.0  # restored after loss()
@@ -158,13 +160,12 @@ def test_distill_weight_and_sources(source):
     losses = model.loss(x, None)
     assert sorted(model.width_losses) == ['0.25', '0.5', '0.75', '1.0']
     for width in (0.75, 0.5, 0.25):
-        (z1, z2), (p1, p2), (full1, full2) = _by_hand(
-            copy.deepcopy(twin), x, width)
+        (z1, z2), (p1, p2), (full1,
+                             full2) = _by_hand(copy.deepcopy(twin), x, width)
         target = _ell(p1, z2) + _ell(p2, z1)
         online = _ell(p1, full2) + _ell(p2, full1)
         expect = dict(
-            target=target, online=online,
-            both=0.5 * (target + online))[source]
+            target=target, online=online, both=0.5 * (target + online))[source]
         key = f'loss_w{width}'
         torch.testing.assert_close(losses[key], 0.5 * expect)
         torch.testing.assert_close(model.width_losses[str(width)], expect)
@@ -190,8 +191,7 @@ def test_ema_update_equals_cosine_formula():
     model.loss(views(), None)  # step 1
     m = 0.0 - (0.0 - 0.1) * (math.cos(math.pi * 1 / 10) + 1) / 2
     expect = (1 - m) * before_t + m * (online + 1.0)
-    torch.testing.assert_close(model.target_net.module[0].conv1.weight,
-                               expect)
+    torch.testing.assert_close(model.target_net.module[0].conv1.weight, expect)
     # the teacher always runs at full width
     assert get_width(model.target_net.module[0]) == 1.0
 
@@ -211,8 +211,9 @@ def test_sampler_sandwich_rule():
         assert w == s.sample(step)  # same step, same draw on every rank
     drawn = {tuple(s.sample(i)) for i in range(50)}
     assert len(drawn) == 2  # 0.5 or 0.75 in the middle
-    assert WidthSampler(WIDTHS, num_sampled=2).sample(3) == sorted(
-        WIDTHS, reverse=True)
+    assert WidthSampler(
+        WIDTHS, num_sampled=2).sample(3) == sorted(
+            WIDTHS, reverse=True)
     u = WidthSampler([0.25, 1.0], num_sampled=2, universal=True)
     for step in range(50):
         w = u.sample(step)

@@ -1,6 +1,6 @@
-"""Universal mode's shared BN under SyncBN: two gloo processes normalise
-every width with the statistics of the global batch, exactly as one
-process does with the whole batch (forward, gradients, running stats)."""
+"""Universal mode's shared BN under SyncBN: two gloo processes normalise every
+width with the statistics of the global batch, exactly as one process does with
+the whole batch (forward, gradients, running stats)."""
 import os.path as osp
 
 import torch
@@ -82,8 +82,7 @@ def test_two_processes_equal_one_process_on_the_global_batch(tmp_path):
         part = slice(4 * rank, 4 * rank + 4)
         for w in WIDTHS:
             torch.testing.assert_close(got[w]['y'], ref[w]['y'][part], **tol)
-            torch.testing.assert_close(got[w]['dx'], ref[w]['dx'][part],
-                                       **tol)
+            torch.testing.assert_close(got[w]['dx'], ref[w]['dx'][part], **tol)
             torch.testing.assert_close(got[w]['dw'], ref[w]['dw'], **tol)
             torch.testing.assert_close(got[w]['db'], ref[w]['db'], **tol)
         # shared statistics, updated per width on the global batch

@@ -35,8 +35,8 @@ def test_conv_gradients_reach_only_active_slice():
 def test_linear_slices_input_only_by_default():
     lin = SlimmableLinear(32, 10)
     x = torch.randn(3, 8)
-    torch.testing.assert_close(lin(x), F.linear(x, lin.weight[:, :8],
-                                                lin.bias))
+    torch.testing.assert_close(
+        lin(x), F.linear(x, lin.weight[:, :8], lin.bias))
     lin(x).sum().backward()
     assert lin.weight.grad[:, 8:].abs().sum() == 0
     assert lin.weight.grad[:, :8].abs().sum() > 0
@@ -64,8 +64,9 @@ def test_switchable_bn_keeps_private_statistics():
 
 def test_switchable_bn_syncbn_and_requires_grad():
     bn = SwitchableBatchNorm(
-        16, widths=[0.5, 1.0], norm_cfg=dict(type='SyncBN',
-                                            requires_grad=False))
+        16,
+        widths=[0.5, 1.0],
+        norm_cfg=dict(type='SyncBN', requires_grad=False))
     assert all(isinstance(b, nn.SyncBatchNorm) for b in bn.bns)
     assert not any(p.requires_grad for p in bn.parameters())
 

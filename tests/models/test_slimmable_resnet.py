@@ -149,8 +149,8 @@ def _switches(model):
         recalibrate_bn=recalibrate)
 
 
-@pytest.mark.parametrize('way', ['set_width', 'width_context',
-                                 'recalibrate_bn'])
+@pytest.mark.parametrize('way',
+                         ['set_width', 'width_context', 'recalibrate_bn'])
 def test_every_switch_refuses_widths_outside_the_universal_range(way):
     model = SlimmableResNet(18, widths=[0.25, 0.75], universal=True)
     switch = _switches(model)[way]
@@ -161,8 +161,8 @@ def test_every_switch_refuses_widths_outside_the_universal_range(way):
     switch(0.375)  # on the grid and in range
 
 
-@pytest.mark.parametrize('way', ['set_width', 'width_context',
-                                 'recalibrate_bn'])
+@pytest.mark.parametrize('way',
+                         ['set_width', 'width_context', 'recalibrate_bn'])
 def test_every_switch_refuses_untrained_widths(way):
     model = SlimmableResNet(18, widths=[0.5, 1.0])
     switch = _switches(model)[way]

@@ -91,8 +91,7 @@ def test_exported_file_is_plain_and_complete(exported):
         ckpt_w = torch.load(res['path'], weights_only=True)
         assert set(ckpt_w) == {'state_dict', 'meta'}
         base = int(64 * w)
-        stock = MMPretrainResNet(
-            depth, base_channels=base, stem_channels=base)
+        stock = MMPretrainResNet(depth, base_channels=base, stem_channels=base)
         assert list(ckpt_w['state_dict']) == list(stock.state_dict())
         # that width's own BN statistics, not another width's
         idx = WIDTHS.index(w)
@@ -106,8 +105,9 @@ def test_exported_file_is_plain_and_complete(exported):
         assert meta['params'] == sum(p.numel() for p in stock.parameters())
         assert meta['source_sha256'] and len(meta['source_sha256']) == 64
         assert meta['source_prefix'] == 'backbone.'
-        assert not any(f.startswith('.') or '.tmp' in f
-                       for f in os.listdir(osp.dirname(res['path'])))
+        assert not any(
+            f.startswith('.') or '.tmp' in f
+            for f in os.listdir(osp.dirname(res['path'])))
 
 
 def test_flops_match_literature(exported):
@@ -217,9 +217,9 @@ def test_corrupt_and_truncated(r18_ckpt, tmp_path):
     for path in (trunc, garbage):
         _assert_refused(out, 'cannot load',
                         lambda: export_widths(path, 'all', out))
-    _assert_refused(out, 'checkpoint not found',
-                    lambda: export_widths(str(tmp_path / 'nope.pth'), 'all',
-                                          out))
+    _assert_refused(
+        out, 'checkpoint not found',
+        lambda: export_widths(str(tmp_path / 'nope.pth'), 'all', out))
 
 
 def test_unwritable_out_dir(r18_ckpt, tmp_path):

@@ -7,14 +7,15 @@ from mmengine.logging import MessageHub
 from mmengine.runner import load_checkpoint
 from mmpretrain.models import ResNet
 
-from dspnet_mm.datasets import generate_demo_data
 from dspnet_mm import set_width
+from dspnet_mm.datasets import generate_demo_data
 from dspnet_mm.registry import MODELS
 from dspnet_mm.slim import ExportError, export_widths
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = osp.join(ROOT, 'configs/dspnet/'
-               'dspnet_slimmable-resnet18-universal_1xb16-lars-600it_demo-cls.py')
+CFG = osp.join(
+    ROOT, 'configs/dspnet/'
+    'dspnet_slimmable-resnet18-universal_1xb16-lars-600it_demo-cls.py')
 
 
 def test_universal_export_recalibrates_each_width(tmp_path):
@@ -35,8 +36,7 @@ def test_universal_export_recalibrates_each_width(tmp_path):
         export_widths(ckpt, [0.375], out)
     with pytest.raises(ExportError, match='outside the universal range'):
         export_widths(ckpt, [0.125], out, config=cfg)
-    (res, ) = export_widths(ckpt, [0.375], out, config=cfg,
-                            recalib_batches=2)
+    (res, ) = export_widths(ckpt, [0.375], out, config=cfg, recalib_batches=2)
     assert res['meta']['universal'] is True
     stock = ResNet(18, base_channels=24, stem_channels=24)
     load_checkpoint(stock, res['path'], strict=True, logger='silent')

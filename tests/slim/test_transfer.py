@@ -176,8 +176,10 @@ def test_heads_lists_and_out_indices(exported):
         dict(
             model=dict(
                 backbone=dict(type='ResNet', out_indices=(1, 2, 3)),
-                neck=[dict(type='FPN', in_channels=[1]),
-                      dict(type='BFP', in_channels=256)])))
+                neck=[
+                    dict(type='FPN', in_channels=[1]),
+                    dict(type='BFP', in_channels=256)
+                ])))
     apply_width(det, path, 'mmdet')
     assert det.model.neck[0].in_channels == c[1:]
     assert det.model.neck[1].in_channels == 256  # reads the FPN, untouched
@@ -245,8 +247,10 @@ def test_verify_raises_for_wrong_width_or_tampering(exported):
     cfg.model.backbone.init_cfg.checkpoint = exported[18, 0.5]
     model = _build(cfg, 'mmseg')
     model.init_weights()
-    with pytest.raises(ValueError, match=r'conv1.weight \(16, 3, 7, 7\) vs '
-                       r'\(32, 3, 7, 7\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'conv1.weight \(16, 3, 7, 7\) vs '
+            r'\(32, 3, 7, 7\)'):
         verify_backbone_loaded(model, exported[18, 0.5])
 
 
@@ -255,9 +259,9 @@ def test_transfer_config_cli(exported, tmp_path):
     transfer_config = load_tool('transfer_config')
     out = str(tmp_path / 'fcn.py')
     assert transfer_config.main([
-        osp.join(BENCH, SEG_DEMO), exported[50, 0.5], '--task', 'mmseg',
-        '--out', out, '--verify', '--cfg-options',
-        'model.decode_head.in_index=2'
+        osp.join(BENCH,
+                 SEG_DEMO), exported[50, 0.5], '--task', 'mmseg', '--out', out,
+        '--verify', '--cfg-options', 'model.decode_head.in_index=2'
     ]) == 0
     _assert_plain(out)
     cfg = Config.fromfile(out)
@@ -312,8 +316,8 @@ def _val_predictions(runner):
 
 
 def _bbox_map_by_hand(runner, ann_file):
-    """COCO box mAP of the trained model's val predictions, with
-    pycocotools directly."""
+    """COCO box mAP of the trained model's val predictions, with pycocotools
+    directly."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
     gt = COCO(ann_file)
@@ -340,7 +344,7 @@ def _bbox_map_by_hand(runner, ann_file):
 
 
 def _miou_by_hand(runner, num_classes):
-    """mIoU (%) of the val predictions: per-class intersection over union
+    """MIoU (%) of the val predictions: per-class intersection over union
     summed over the set, classes never present nor predicted left out."""
     inter = torch.zeros(num_classes, dtype=torch.float64)
     union = torch.zeros(num_classes, dtype=torch.float64)
@@ -363,7 +367,10 @@ def test_demo_det_trains_and_evaluates(exported, demo_root, tmp_path):
     assert cfg.classes == DEMO_CLASSES
     assert cfg.model.roi_head.bbox_head.num_classes == len(DEMO_CLASSES)
     scalars = _demo_runner(
-        DET_DEMO, 'mmdet', exported[18, 0.25], {
+        DET_DEMO,
+        'mmdet',
+        exported[18, 0.25],
+        {
             'train_dataloader.batch_size': 2,
             'train_dataloader.dataset.data_root': coco,
             'val_dataloader.dataset.data_root': coco,
@@ -373,7 +380,8 @@ def test_demo_det_trains_and_evaluates(exported, demo_root, tmp_path):
             'train_cfg.val_interval': 2,
             # an untrained detector may score below the 0.05 threshold
             'model.test_cfg.rcnn.score_thr': 0.0,
-        }, str(tmp_path))
+        },
+        str(tmp_path))
     scalars, runner = scalars
     for key in ('train/loss_rpn_cls', 'train/loss_cls', 'train/loss_mask'):
         assert math.isfinite(scalars[key].current()), key
@@ -402,7 +410,8 @@ def test_demo_seg_trains_and_evaluates(exported, demo_root, tmp_path):
     scalars, runner = scalars
     assert math.isfinite(scalars['train/decode.loss_ce'].current())
     assert scalars['val/mIoU'].current() == pytest.approx(
-        _miou_by_hand(runner, len(DEMO_CLASSES) + 1), abs=0.01)
+        _miou_by_hand(runner,
+                      len(DEMO_CLASSES) + 1), abs=0.01)
 
 
 def test_written_config_needs_no_dspnet_mm(exported, tmp_path):
@@ -411,25 +420,24 @@ def test_written_config_needs_no_dspnet_mm(exported, tmp_path):
     apply_width(cfg, exported[18, 0.5], 'mmdet')
     path = str(tmp_path / 'mask-rcnn.py')
     cfg.dump(path)
-    code = (
-        'import sys\n'
-        'from mmengine.config import Config\n'
-        'from mmengine.logging import MMLogger\n'
-        'from mmdet.registry import MODELS\n'
-        'from mmdet.utils import register_all_modules\n'
-        'MMLogger.get_instance("t", log_level="WARNING")\n'
-        'register_all_modules()\n'
-        f'cfg = Config.fromfile({path!r})\n'
-        'model = MODELS.build(cfg.model)\n'
-        'model.init_weights()\n'
-        'import torch\n'
-        f'sd = torch.load({exported[18, 0.5]!r}, weights_only=True)\n'
-        'sd = sd["state_dict"]\n'
-        'got = model.backbone.state_dict()\n'
-        'assert set(got) == set(sd)\n'
-        'assert all(got[k].equal(sd[k]) for k in sd)\n'
-        'assert not any(m.startswith("dspnet_mm") for m in sys.modules)\n'
-        'print("ok")\n')
+    code = ('import sys\n'
+            'from mmengine.config import Config\n'
+            'from mmengine.logging import MMLogger\n'
+            'from mmdet.registry import MODELS\n'
+            'from mmdet.utils import register_all_modules\n'
+            'MMLogger.get_instance("t", log_level="WARNING")\n'
+            'register_all_modules()\n'
+            f'cfg = Config.fromfile({path!r})\n'
+            'model = MODELS.build(cfg.model)\n'
+            'model.init_weights()\n'
+            'import torch\n'
+            f'sd = torch.load({exported[18, 0.5]!r}, weights_only=True)\n'
+            'sd = sd["state_dict"]\n'
+            'got = model.backbone.state_dict()\n'
+            'assert set(got) == set(sd)\n'
+            'assert all(got[k].equal(sd[k]) for k in sd)\n'
+            'assert not any(m.startswith("dspnet_mm") for m in sys.modules)\n'
+            'print("ok")\n')
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
     proc = subprocess.run([sys.executable, '-c', code],
                           cwd=str(tmp_path),

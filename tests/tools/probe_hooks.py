@@ -53,8 +53,8 @@ class DDPProbeHook(Hook):
 
 @HOOKS.register_module()
 class PoisonWidthHook(Hook):
-    """Before iteration ``at`` (1-based), writes NaN into a BN weight that
-    only ``width`` uses: from then on that width's loss is NaN."""
+    """Before iteration ``at`` (1-based), writes NaN into a BN weight that only
+    ``width`` uses: from then on that width's loss is NaN."""
     priority = 'LOW'
 
     def __init__(self, at: int, width: float):

@@ -12,8 +12,9 @@ import torch
 from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
 from tests.tools.test_train_tools import ROOT
 
-CFG = osp.join(ROOT, 'configs/dspnet/'
-               'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
+CFG = osp.join(
+    ROOT, 'configs/dspnet/'
+    'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
 
 
 @pytest.fixture(scope='module')
@@ -24,20 +25,19 @@ def demo(tmp_path_factory):
 
 
 def _train(cfg, work_dir, data_root, max_iters, *opts):
-    return subprocess.run(
-        [
-            sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir,
-            '--cfg-options',
-            f'train_dataloader.dataset.data_root={data_root}',
-            'train_dataloader.batch_size=4',
-            f'train_cfg.max_iters={max_iters}', 'param_scheduler.1.T_max=2',
-            'default_hooks.logger.interval=1',
-            'default_hooks.checkpoint.interval=1', *opts
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1'),
-        capture_output=True,
-        text=True)
+    return subprocess.run([
+        sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir,
+        '--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
+        'train_dataloader.batch_size=4', f'train_cfg.max_iters={max_iters}',
+        'param_scheduler.1.T_max=2', 'default_hooks.logger.interval=1',
+        'default_hooks.checkpoint.interval=1', *opts
+    ],
+                          cwd=ROOT,
+                          env=dict(
+                              os.environ, PYTHONPATH=ROOT,
+                              OMP_NUM_THREADS='1'),
+                          capture_output=True,
+                          text=True)
 
 
 def _one_error(proc):
@@ -86,14 +86,13 @@ def test_nan_loss_stops_naming_width_and_iteration(demo, tmp_path):
         "custom_hooks = [dict(type='DSPNetDistillHook'),\n"
         "                dict(type='PoisonWidthHook', at=3, width=0.25)]\n")
     work = str(tmp_path / 'work')
-    proc = _train(str(cfg), work, demo, 5,
-                  'default_hooks.checkpoint.max_keep_ckpts=-1')
+    proc = _train(
+        str(cfg), work, demo, 5, 'default_hooks.checkpoint.max_keep_ckpts=-1')
     last = _one_error(proc)
     assert 'width 0.25' in last and 'iteration 3' in last, last
     # iterations 1 and 2 were saved; nothing after the bad step
-    assert sorted(n for n in os.listdir(work) if n.endswith('.pth')) == [
-        'iter_1.pth', 'iter_2.pth'
-    ]
+    assert sorted(n for n in os.listdir(work)
+                  if n.endswith('.pth')) == ['iter_1.pth', 'iter_2.pth']
     with open(osp.join(work, 'last_checkpoint')) as f:
         assert f.read().strip().endswith('iter_2.pth')
     good = torch.load(osp.join(work, 'iter_2.pth'))

@@ -99,5 +99,5 @@ def test_checks_leave_no_default_scope_behind():
     check_env.check_mmdet()
     check_env.check_mmseg()
     after = DefaultScope.get_current_instance()
-    assert (after.scope_name if after else None) == (before.scope_name
-                                                     if before else None)
+    assert (after.scope_name if after else None) == (
+        before.scope_name if before else None)

@@ -16,8 +16,9 @@ import torch
 from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
 from tests.tools.test_train_tools import ROOT, logged
 
-CFG = osp.join(ROOT, 'configs/dspnet/'
-               'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
+CFG = osp.join(
+    ROOT, 'configs/dspnet/'
+    'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
 # a config with a test loop, for tools/test.py
 SUPERVISED = osp.join(
     ROOT, 'configs/slimmable_resnet/'
@@ -134,8 +135,7 @@ def test_planted_reduce_payload_is_one_clear_error(base_ckpt, data_root,
     if tool == 'resume':
         proc = _train(data_root, work, 3, '--resume', evil)
     elif tool == 'load_from':
-        proc = _train(data_root, work, 3, '--cfg-options',
-                      f'load_from={evil}')
+        proc = _train(data_root, work, 3, '--cfg-options', f'load_from={evil}')
     elif tool == 'init_cfg':
         proc = _train(data_root, work, 3, '--cfg-options',
                       'model.backbone.init_cfg.type=Pretrained',
@@ -165,8 +165,8 @@ def test_planted_reduce_payload_is_one_clear_error(base_ckpt, data_root,
 
 def test_payload_under_force_no_weights_only_env_is_refused(
         base_ckpt, data_root, tmp_path):
-    """torch's escape hatch would unpickle anything that mmengine's own
-    loaders (``init_cfg=Pretrained``) read: the tools refuse to run."""
+    """Torch's escape hatch would unpickle anything that mmengine's own loaders
+    (``init_cfg=Pretrained``) read: the tools refuse to run."""
     marker = str(tmp_path / 'MARKER')
     evil = _evil_checkpoint(base_ckpt, str(tmp_path / 'evil.pth'), marker,
                             'meta')
@@ -208,14 +208,13 @@ def test_plain_mmengine_checkpoint_is_refused_with_the_hint(
     marker = str(tmp_path / 'MARKER')
     plain = str(tmp_path / 'plain.pth')
     # written by mmengine alone: dspnet_mm is not imported in that process
-    proc = subprocess.run(
-        [
-            sys.executable, '-c', _PLAIN_MMENGINE, base_ckpt, plain,
-            planted_config(marker)
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc = subprocess.run([
+        sys.executable, '-c', _PLAIN_MMENGINE, base_ckpt, plain,
+        planted_config(marker)
+    ],
+                          capture_output=True,
+                          text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = _train(data_root, str(tmp_path / 'work'), 3, '--resume', plain)
     _assert_one_error(proc, plain, 'plain mmengine', 'weights_only=False')
@@ -249,11 +248,10 @@ torch.save(ckpt, out)
 def test_history_buffer_state_poisoning_resumes_cleanly(
         base_ckpt, data_root, tmp_path):
     poisoned = str(tmp_path / 'poisoned.pth')
-    proc = subprocess.run(
-        [sys.executable, '-c', _POISON, base_ckpt, poisoned],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc = subprocess.run([sys.executable, '-c', _POISON, base_ckpt, poisoned],
+                          capture_output=True,
+                          text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     # the log processor computes this through HistoryBuffer's class-level
     # method table, which the poisoned state would overwrite

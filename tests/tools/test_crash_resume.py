@@ -23,8 +23,9 @@ from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
 from dspnet_mm.utils.atomic import TEMP_PATTERN
 from tests.tools.test_train_tools import ROOT
 
-CFG = osp.join(ROOT, 'configs/dspnet/'
-               'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
+CFG = osp.join(
+    ROOT, 'configs/dspnet/'
+    'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
 WIDTHS = ('1.0', '0.75', '0.5', '0.25')
 MAX_ITERS = 6
 
@@ -39,9 +40,8 @@ def data_root(tmp_path_factory):
 def _cmd(work_dir, data_root, *extra):
     # a checkpoint every iteration, the config's max_keep_ckpts=2
     return [
-        sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir,
-        *extra, '--cfg-options',
-        f'train_dataloader.dataset.data_root={data_root}',
+        sys.executable, 'tools/train.py', CFG, '--work-dir', work_dir, *extra,
+        '--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
         'train_dataloader.batch_size=4', f'train_cfg.max_iters={MAX_ITERS}',
         'param_scheduler.1.T_max=2', 'default_hooks.logger.interval=1',
         'default_hooks.checkpoint.interval=1'
@@ -67,8 +67,10 @@ def _start(work_dir, data_root, *extra):
 
 
 def runs(work_dir):
-    """Per run (oldest first): step -> logged record. A killed run may end
-    in a torn line, which is skipped."""
+    """Per run (oldest first): step -> logged record.
+
+    A killed run may end in a torn line, which is skipped.
+    """
     out = []
     for path in sorted(
             glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
@@ -147,8 +149,8 @@ def test_torn_last_checkpoint_resumes_from_the_previous(
     _assert_same_losses(records, ref, 'torn')
 
 
-def test_sigkill_in_training_and_in_checkpoint_writing(
-        reference, data_root, tmp_path):
+def test_sigkill_in_training_and_in_checkpoint_writing(reference, data_root,
+                                                       tmp_path):
     _, ref = reference
     seed = int(os.environ.get('DSPNET_CRASH_SEED', time.time_ns() % 10**6))
     rng = random.Random(seed)
@@ -171,21 +173,22 @@ def test_sigkill_in_training_and_in_checkpoint_writing(
         matches = (TEMP_PATTERN.match(n) for n in os.listdir(work))
         return any(m and pid in (None, int(m.group('pid'))) for m in matches)
 
-    assert _wait_for(lambda: writing(proc.pid), proc, 900, 0.001), (
-        ctx, 'no checkpoint write was caught', open(proc.console).read())
+    assert _wait_for(lambda: writing(proc.pid), proc, 900,
+                     0.001), (ctx, 'no checkpoint write was caught',
+                              open(proc.console).read())
     time.sleep(rng.uniform(0.0, 0.01))
     proc.kill()
     proc.wait()
     assert writing(proc.pid), (ctx, 'the kill landed after the write')
-    assert _resumed_from(proc.console) == (killed_at[-1]
-                                           if killed_at else 0), ctx
+    assert _resumed_from(
+        proc.console) == (killed_at[-1] if killed_at else 0), ctx
     complete = _complete(work)
 
     # 3. resumed to the end, from the last complete checkpoint
     proc = _start(work, data_root, '--resume')
     assert proc.wait(timeout=1800) == 0, open(proc.console).read()[-3000:]
-    assert _resumed_from(proc.console) == (complete[-1] if complete else 0), (
-        ctx, complete)
+    assert _resumed_from(
+        proc.console) == (complete[-1] if complete else 0), (ctx, complete)
     assert not writing()  # the killed save's temporary file is gone
 
     logged = runs(work)

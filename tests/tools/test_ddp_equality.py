@@ -1,5 +1,5 @@
-"""2-process gloo DSPNet training equals 1-process training on the same
-global batch, and the ranks hold identical weights.
+"""2-process gloo DSPNet training equals 1-process training on the same global
+batch, and the ranks hold identical weights.
 
 The setting is one where equality must hold: universal mode with SyncBN in
 the backbone (every width's statistics over the global batch), LayerNorm
@@ -16,8 +16,7 @@ import pytest
 import torch
 
 from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
-from tests.tools.test_train_tools import free_port
-from tests.tools.test_train_tools import ROOT
+from tests.tools.test_train_tools import ROOT, free_port
 
 UNIVERSAL = osp.join(
     ROOT, 'configs/dspnet/'

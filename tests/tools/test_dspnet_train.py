@@ -14,8 +14,9 @@ from dspnet_mm.datasets import SMALL_DEMO, generate_demo_data
 from tests.tools.test_train_tools import (ROOT, _run, free_port, logged,
                                           train_ok)
 
-CFG = osp.join(ROOT, 'configs/dspnet/'
-               'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
+CFG = osp.join(
+    ROOT, 'configs/dspnet/'
+    'dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py')
 
 
 @pytest.fixture(scope='module')
@@ -97,7 +98,9 @@ def test_pretrain_resume_export_strict_load(data_root, reference, tmp_path):
             stock = ResNet(
                 18, base_channels=int(64 * w), stem_channels=int(64 * w))
             load_checkpoint(
-                stock, osp.join(out, f'resnet18_w{w}.pth'), strict=True,
+                stock,
+                osp.join(out, f'resnet18_w{w}.pth'),
+                strict=True,
                 logger='silent')
     online = torch.load(osp.join(tmp_path, 'online', 'resnet18_w1.0.pth'))
     target = torch.load(osp.join(tmp_path, 'target', 'resnet18_w1.0.pth'))

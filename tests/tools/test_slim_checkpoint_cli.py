@@ -59,10 +59,10 @@ def test_bad_input_exits_1_and_writes_nothing(ckpt, tmp_path, capsys, case,
 
 def test_success_prints_widths_and_overrides(ckpt, tmp_path, capsys):
     out = str(tmp_path / 'ok')
-    assert slim_checkpoint.main([ckpt, '--widths', 'all', '--out-dir', out
-                                 ]) == 0
+    assert slim_checkpoint.main([ckpt, '--widths', 'all', '--out-dir',
+                                 out]) == 0
     text = capsys.readouterr().out
-    assert sorted(os.listdir(out)) == ['resnet18_w0.5.pth',
-                                       'resnet18_w1.0.pth']
+    assert sorted(
+        os.listdir(out)) == ['resnet18_w0.5.pth', 'resnet18_w1.0.pth']
     assert 'model.neck.in_channels=[32,64,128,256]' in text
     assert 'exported 2 width(s)' in text

@@ -18,8 +18,9 @@ from dspnet_mm.datasets import DEMO_CLASSES, generate_demo_data
 from dspnet_mm.utils.checkpoint import load_checkpoint_safely
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = osp.join(ROOT, 'configs/slimmable_resnet/'
-               'supervised_slimmable-resnet18_1xb16-sgd-20it_demo-cls.py')
+CFG = osp.join(
+    ROOT, 'configs/slimmable_resnet/'
+    'supervised_slimmable-resnet18_1xb16-sgd-20it_demo-cls.py')
 
 
 @pytest.fixture(scope='module')
@@ -48,8 +49,7 @@ def load_tool(name: str):
     the standard library's ``test`` package for the whole session.
     """
     path = osp.join(ROOT, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_dspnet_tool_{name}',
-                                                  path)
+    spec = importlib.util.spec_from_file_location(f'_dspnet_tool_{name}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -83,10 +83,9 @@ def _train(work_dir, data_root, max_iters, *extra):
 
 
 def logged(work_dir, key):
-    """step -> logged record, for the records of a run that hold ``key``."""
+    """Step -> logged record, for the records of a run that hold ``key``."""
     out = {}
-    for path in glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                   'scalars.json')):
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
         with open(path) as f:
             for line in f:
                 rec = json.loads(line)
@@ -107,9 +106,9 @@ def test_load_tool_leaves_sys_path_and_the_stdlib_test_package_alone():
     assert callable(tool.main)
     assert sys.path == before
     new = set(sys.modules) - modules
-    assert {m for m in new if not m.startswith('dspnet_mm')} <= {
-        '_dspnet_tool_test'
-    }
+    assert {m
+            for m in new
+            if not m.startswith('dspnet_mm')} <= {'_dspnet_tool_test'}
 
 
 def test_config_classes_match_generator():
@@ -130,8 +129,7 @@ def fp32_run(data_root, tmp_path_factory):
     return full, ref
 
 
-def test_train_resume_matches_uninterrupted_run(data_root, fp32_run,
-                                                tmp_path):
+def test_train_resume_matches_uninterrupted_run(data_root, fp32_run, tmp_path):
     full, ref = fp32_run
 
     # a crash after iteration 2: only iter_2.pth is left
@@ -214,10 +212,13 @@ def test_dist_train_two_processes_then_export(data_root, tmp_path):
     from mmengine.runner import load_checkpoint
     from mmpretrain.models import ResNet
     for w in (0.25, 0.5, 0.75, 1.0):
-        stock = ResNet(18, base_channels=int(64 * w),
-                       stem_channels=int(64 * w))
-        load_checkpoint(stock, osp.join(slim, f'resnet18_w{w}.pth'),
-                        strict=True, logger='silent')
+        stock = ResNet(
+            18, base_channels=int(64 * w), stem_channels=int(64 * w))
+        load_checkpoint(
+            stock,
+            osp.join(slim, f'resnet18_w{w}.pth'),
+            strict=True,
+            logger='silent')
 
 
 def test_amp_on_cpu_uses_bf16_autocast(data_root, fp32_run, tmp_path):
@@ -247,13 +248,17 @@ def test_missing_data_root_is_one_clear_error(tmp_path):
 class _Evil:
 
     def __reduce__(self):
-        return (os.system, ('echo pwned',))
+        return (os.system, ('echo pwned', ))
 
 
 def test_safe_loading_still_refuses_code(tmp_path):
     path = str(tmp_path / 'evil.pth')
     with open(path, 'wb') as f:
-        torch.save({'state_dict': {}, 'x': _Evil()}, f,
+        torch.save({
+            'state_dict': {},
+            'x': _Evil()
+        },
+                   f,
                    pickle_protocol=pickle.HIGHEST_PROTOCOL)
     with pytest.raises(RuntimeError, match='cannot load'):
         load_checkpoint_safely(path)

@@ -11,8 +11,7 @@ from mmengine.logging import HistoryBuffer, MessageHub
 from dspnet_mm.utils.checkpoint import (HUB_FORMAT, CheckpointError,
                                         TornCheckpointError,
                                         load_checkpoint_safely,
-                                        message_hub_state,
-                                        plain_message_hub)
+                                        message_hub_state, plain_message_hub)
 
 
 class _Payload:
@@ -58,7 +57,10 @@ def _save_legacy(path, monkeypatch, extra=None):
     hub = dict(
         log_scalars={'train/loss': HistoryBuffer()},
         runtime_info={'iter': 2},
-        resumed_keys={'train/loss': True, 'iter': True})
+        resumed_keys={
+            'train/loss': True,
+            'iter': True
+        })
     torch.save(dict(meta=dict(iter=2), state_dict={}, message_hub=hub), path)
     monkeypatch.undo()
 
@@ -86,13 +88,14 @@ def test_allow_list_is_scoped_to_our_loads(tmp_path, monkeypatch):
     assert set(torch.serialization.get_safe_globals()) == before
 
 
-def test_history_buffer_state_cannot_write_class_state(
-        tmp_path, monkeypatch, method_table):
+def test_history_buffer_state_cannot_write_class_state(tmp_path, monkeypatch,
+                                                       method_table):
     poisoned = str(tmp_path / 'poisoned.pth')
     _save_legacy(
         poisoned, monkeypatch,
-        dict(statistics_methods=dict(
-            mean=collections.OrderedDict, current=collections.Counter)))
+        dict(
+            statistics_methods=dict(
+                mean=collections.OrderedDict, current=collections.Counter)))
     ckpt = load_checkpoint_safely(poisoned)
     assert HistoryBuffer._statistics_methods == method_table
     state = message_hub_state(ckpt['message_hub'])
@@ -130,8 +133,11 @@ def test_message_hub_round_trip_as_plain_data(tmp_path):
     assert plain['runtime_info']['eta'] == 1.5
     assert type(plain['runtime_info']['eta']) is float
     path = str(tmp_path / 'plain.pth')
-    torch.save(dict(meta=dict(iter=3, config='x = 1'), state_dict={},
-                    message_hub=plain), path)
+    torch.save(
+        dict(
+            meta=dict(iter=3, config='x = 1'),
+            state_dict={},
+            message_hub=plain), path)
     # plain data: torch's stock loader needs no allow-list
     assert _unsafe_names(path) == set()
     ckpt = load_checkpoint_safely(path)
@@ -167,8 +173,7 @@ def test_malformed_message_hub_is_refused(tmp_path, bad):
 
 def test_torn_and_foreign_files(tmp_path):
     good = str(tmp_path / 'good.pth')
-    torch.save(dict(meta=dict(iter=1), state_dict=dict(w=torch.ones(3))),
-               good)
+    torch.save(dict(meta=dict(iter=1), state_dict=dict(w=torch.ones(3))), good)
     with open(good, 'rb') as f:
         data = f.read()
     for name, content in (('half', data[:len(data) // 2]), ('empty', b''),

@@ -32,19 +32,37 @@ from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--data-root', required=True,
-                   help='ImageNet-style root (meta/train.txt, meta/val.txt)')
-    p.add_argument('--dspnet', nargs='*', default=[],
-                   help='DSPNet checkpoints, one per seed')
-    p.add_argument('--byol', nargs='*', default=[],
-                   help='one-by-one checkpoints (any widths and seeds)')
-    p.add_argument('--random-seeds', nargs='*', type=int, default=[0, 1],
-                   help='seeds of the random-init twins (default: 0 1)')
-    p.add_argument('--widths', nargs='+', type=float,
-                   help='widths to show (default: the DSPNet widths)')
+    p.add_argument(
+        '--data-root',
+        required=True,
+        help='ImageNet-style root (meta/train.txt, meta/val.txt)')
+    p.add_argument(
+        '--dspnet',
+        nargs='*',
+        default=[],
+        help='DSPNet checkpoints, one per seed')
+    p.add_argument(
+        '--byol',
+        nargs='*',
+        default=[],
+        help='one-by-one checkpoints (any widths and seeds)')
+    p.add_argument(
+        '--random-seeds',
+        nargs='*',
+        type=int,
+        default=[0, 1],
+        help='seeds of the random-init twins (default: 0 1)')
+    p.add_argument(
+        '--widths',
+        nargs='+',
+        type=float,
+        help='widths to show (default: the DSPNet widths)')
     p.add_argument('--out-dir', default='work_dirs/evidence')
-    p.add_argument('--threads', type=int, default=1,
-                   help='torch threads (1: bit-reproducible numbers)')
+    p.add_argument(
+        '--threads',
+        type=int,
+        default=1,
+        help='torch threads (1: bit-reproducible numbers)')
     return p.parse_args(argv)
 
 
@@ -57,8 +75,12 @@ def main(argv=None):
                        [shlex.quote(a) for a in argv])
     try:
         records = build_evidence(
-            args.data_root, args.out_dir, dspnet=args.dspnet, byol=args.byol,
-            random_seeds=args.random_seeds, widths=args.widths)
+            args.data_root,
+            args.out_dir,
+            dspnet=args.dspnet,
+            byol=args.byol,
+            random_seeds=args.random_seeds,
+            widths=args.widths)
     except EvidenceError as e:
         raise SystemExit(f'error: {e}')
     summary = aggregate(records)
@@ -66,8 +88,9 @@ def main(argv=None):
     os.makedirs(args.out_dir, exist_ok=True)
     atomic_write(text, osp.join(args.out_dir, 'evidence.md'))
     atomic_write(
-        json.dumps(dict(command=command, records=records, **summary),
-                   indent=1), osp.join(args.out_dir, 'evidence.json'))
+        json.dumps(
+            dict(command=command, records=records, **summary), indent=1),
+        osp.join(args.out_dir, 'evidence.json'))
     plot_evidence(summary, osp.join(args.out_dir, 'evidence.png'))
     print(text)
     print(f'written: {osp.join(args.out_dir, "evidence.md")}, '

@@ -27,8 +27,7 @@ model = dict(
     # NOTE: head widths 4x below the recipe's 512 / 256: its 3x3 convs at
     # stride 8 would take most of the CPU time. Not width-dependent fields:
     # the heads' in_channels still come from the exported file.
-    decode_head=dict(
-        channels=128, num_classes=num_classes, norm_cfg=norm_cfg),
+    decode_head=dict(channels=128, num_classes=num_classes, norm_cfg=norm_cfg),
     auxiliary_head=dict(
         channels=64, num_classes=num_classes, norm_cfg=norm_cfg))
 

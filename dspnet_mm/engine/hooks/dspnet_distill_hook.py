@@ -95,9 +95,9 @@ class DSPNetDistillHook(Hook):
         """Refuse what DDP cannot run without ``find_unused_parameters``.
 
         Each trained width has its own BNs (in the backbone, projector and
-        predictor); a step that skips a width leaves them without gradient,
-        and DDP then fails at the next iteration. Universal mode shares its
-        BNs, so every step uses every parameter.
+        predictor); a step that skips a width leaves them without gradient, and
+        DDP then fails at the next iteration. Universal mode shares its BNs, so
+        every step uses every parameter.
         """
         if getattr(model.backbone, 'universal',
                    False) or self._find_unused_parameters(runner):
@@ -125,7 +125,7 @@ class DSPNetDistillHook(Hook):
                 ''.join(f', or {fix}' for fix in fixes) + '.')
 
     def weight_at(self, it: int, max_iters: int) -> float:
-        """lambda at 0-based iteration ``it`` (0 during the slow start)."""
+        """Lambda at 0-based iteration ``it`` (0 during the slow start)."""
         start = int(self.start_ratio * max_iters)
         if it < start:
             return 0.0

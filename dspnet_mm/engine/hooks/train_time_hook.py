@@ -50,10 +50,9 @@ class TrainTimeHook(Hook):
             return
         meta = checkpoint.setdefault('meta', {})
         meta['train_time'] = dict(
-            wall_s=round(self._done['wall_s'] + time.perf_counter() -
-                         self._wall0, 3),
-            cpu_s=round(self._done['cpu_s'] + _cpu_seconds() - self._cpu0,
-                        3),
+            wall_s=round(
+                self._done['wall_s'] + time.perf_counter() - self._wall0, 3),
+            cpu_s=round(self._done['cpu_s'] + _cpu_seconds() - self._cpu0, 3),
             segments=self._done['segments'] + 1,
             iter=int(meta.get('iter', runner.iter)),
             threads=torch.get_num_threads(),

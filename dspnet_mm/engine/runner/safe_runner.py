@@ -62,7 +62,7 @@ def checkpoint_candidates(work_dir: str) -> List[str]:
 
 @RUNNERS.register_module()
 class SafeRunner(Runner):
-    """mmengine's ``Runner`` whose checkpoints hold data only, are written
+    """Mmengine's ``Runner`` whose checkpoints hold data only, are written
     atomically and resume from the last complete one.
 
     What changes against ``Runner`` (everything else is inherited):
@@ -196,8 +196,8 @@ class SafeRunner(Runner):
     def save_checkpoint(self, out_dir: str, filename: str, *args,
                         **kwargs) -> None:
         """``Runner.save_checkpoint``, written atomically when local."""
-        file_client_args = kwargs.get(
-            'file_client_args', args[0] if args else None)
+        file_client_args = kwargs.get('file_client_args',
+                                      args[0] if args else None)
         if (kwargs.get('backend_args') is None and file_client_args is None
                 and _parse_uri_prefix(out_dir) == ''):
             kwargs['backend_args'] = dict(backend=ATOMIC_BACKEND)

@@ -110,8 +110,8 @@ class DSPNet(BaseSelfSupervisor):
             nn.Sequential(self.backbone, self.neck), momentum=base_momentum)
 
     def _check_widths(self) -> None:
-        """Backbone, projector and predictor must agree on the widths: one
-        BN per trained width in each (shared BNs in universal mode)."""
+        """Backbone, projector and predictor must agree on the widths: one BN
+        per trained width in each (shared BNs in universal mode)."""
 
         def grid(widths):
             return None if widths is None else sorted(
@@ -120,14 +120,13 @@ class DSPNet(BaseSelfSupervisor):
 
         universal = getattr(self.backbone, 'universal', False)
         parts = dict(
-            backbone=None if universal else getattr(self.backbone, 'widths',
-                                                    None),
+            backbone=None
+            if universal else getattr(self.backbone, 'widths', None),
             neck=getattr(self.neck, 'widths', None),
             predictor=getattr(self.head.predictor, 'widths', None))
         if len({str(grid(w)) for w in parts.values()}) > 1:
-            found = ', '.join(
-                f'{k}: {"shared BN" if v is None else list(v)}'
-                for k, v in parts.items())
+            found = ', '.join(f'{k}: {"shared BN" if v is None else list(v)}'
+                              for k, v in parts.items())
             raise ValueError(
                 f'DSPNet: the widths of backbone, neck and head.predictor '
                 f'disagree ({found}{", universal mode" if universal else ""})'

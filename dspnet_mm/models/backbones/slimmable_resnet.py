@@ -135,8 +135,7 @@ class SlimmableResNet(ResNet, WidthConstraint):
                 raise ValueError(
                     f'width {width} is outside the universal range '
                     f'[{lo}, {hi}] of this SlimmableResNet')
-        elif round(width * GRID) not in {round(w * GRID)
-                                         for w in self.widths}:
+        elif round(width * GRID) not in {round(w * GRID) for w in self.widths}:
             raise ValueError(
                 f'width {width} is not one of the trained widths '
                 f'{list(self.widths)} of this SlimmableResNet (train in '

@@ -225,8 +225,8 @@ def _sync_group(bn: nn.Module, sync: bool):
 
 def _sync_batch_norm(x: torch.Tensor, bn: nn.Module, group,
                      momentum: Optional[float]) -> torch.Tensor:
-    """Batch norm of ``x`` with the first ``x.shape[1]`` channels of ``bn``
-    and the statistics of the batch of every rank in ``group``."""
+    """Batch norm of ``x`` with the first ``x.shape[1]`` channels of ``bn`` and
+    the statistics of the batch of every rank in ``group``."""
     dtype, x = x.dtype, x.float()  # statistics in float32 under autocast
     c = x.shape[1]
     dims = [0] + list(range(2, x.dim()))
@@ -314,8 +314,8 @@ class SlimmableBatchNorm(SlimmableMixin, nn.Module):
             x, bn.running_mean[:c] if bn.running_mean is not None else None,
             bn.running_var[:c] if bn.running_var is not None else None,
             bn.weight[:c] if bn.weight is not None else None,
-            bn.bias[:c] if bn.bias is not None else None, training,
-            momentum or 0.0, bn.eps)
+            bn.bias[:c] if bn.bias is not None else None, training, momentum
+            or 0.0, bn.eps)
 
     def extra_repr(self) -> str:
         return f'num_features={self.num_features}, shared'

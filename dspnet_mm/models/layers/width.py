@@ -49,7 +49,8 @@ _check_grid = check_width
 
 
 def width_tag(width: float) -> str:
-    """``0.5`` -> ``'0.5'``, ``1`` -> ``'1.0'``: in loss keys and file names."""
+    """``0.5`` -> ``'0.5'``, ``1`` -> ``'1.0'``: in loss keys and file
+    names."""
     return str(float(width))
 
 

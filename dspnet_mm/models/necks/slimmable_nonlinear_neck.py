@@ -8,7 +8,7 @@ from ..layers import SlimmableLinear, SwitchableBatchNorm
 
 @MODELS.register_module()
 class SlimmableNonLinearNeck(NonLinearNeck):
-    """mmpretrain's ``NonLinearNeck`` (BYOL's projector and predictor) made
+    """Mmpretrain's ``NonLinearNeck`` (BYOL's projector and predictor) made
     width-aware.
 
     Width switching forces two changes and nothing else: the first linear

@@ -36,8 +36,8 @@ class WidthSampler:
         lo, hi = self.widths[0], self.widths[-1]
         if universal:
             self.pool = [
-                c / GRID for c in range(round(lo * GRID) + 1, round(hi *
-                                                                     GRID))
+                c / GRID
+                for c in range(round(lo * GRID) + 1, round(hi * GRID))
             ]
         else:
             self.pool = self.widths[1:-1]
