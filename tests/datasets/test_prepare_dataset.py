@@ -16,6 +16,7 @@ from PIL import Image
 from dspnet_mm.datasets import PrepareError, config_overrides
 from dspnet_mm.datasets import prepare as prepare_mod
 from dspnet_mm.datasets import prepare_dataset
+from dspnet_mm.datasets import prepare_images as images_mod
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # created in this (unsorted) order; labels must follow the sorted order
@@ -173,9 +174,9 @@ def test_resize_crop_and_reencode(tmp_path):
     # and exactly so before the JPEG encoding
     img = Image.fromarray(_pixels('x', (40, 30)))
     assert np.array_equal(
-        np.asarray(prepare_mod._transform(img, 0, 18)),
+        np.asarray(images_mod._transform(img, 0, 18)),
         _pixels('x', (40, 30))[6:24, 11:29])
-    resized = prepare_mod._transform(img, 16, 0)
+    resized = images_mod._transform(img, 16, 0)
     assert resized.size == (21, 16)
     assert np.array_equal(
         np.asarray(resized), np.asarray(img.resize((21, 16), Image.LANCZOS)))
@@ -516,7 +517,7 @@ def test_failure_midway_keeps_previous_output(tmp_path, monkeypatch, error):
     out = str(tmp_path / 'out')
     prepare_dataset(src, out)
     before = _files(out)
-    real = prepare_mod._process
+    real = images_mod._process
     calls = []
 
     def flaky(job):
@@ -526,7 +527,7 @@ def test_failure_midway_keeps_previous_output(tmp_path, monkeypatch, error):
                 error is OSError) else error('killed')
         return real(job)
 
-    monkeypatch.setattr(prepare_mod, '_process', flaky)
+    monkeypatch.setattr(images_mod, '_process', flaky)
     expect = PrepareError if error is OSError else error
     with pytest.raises(expect) as info:
         prepare_dataset(src, out, short_side=16)
@@ -542,7 +543,7 @@ def test_failure_midway_keeps_previous_output(tmp_path, monkeypatch, error):
         prepare_dataset(src, str(tmp_path / 'new'), short_side=16)
     assert _siblings(out) == ['out', 'src']
     # an interrupted write of the meta files is no different
-    monkeypatch.setattr(prepare_mod, '_process', real)
+    monkeypatch.setattr(images_mod, '_process', real)
     monkeypatch.setattr(prepare_mod, '_read_class_names', lambda *a: ['oops'])
 
     def broken_dump(*args, **kwargs):
