@@ -20,6 +20,11 @@ DATA=${1:-data/imagenette-64}
 WORK=${2:-work_dirs/imagenette}
 JOBS=${JOBS:-2}
 ITERS=3000
+# --amp: bfloat16 autocast on CPU (float16 AMP on GPU). On these 2-core
+# machines it trains about 20 % faster at the same accuracy (recipe search,
+# S8 vs S10). AMP=0 trains in float32.
+AMP_ARG=()
+if [[ "${AMP:-1}" == 1 ]]; then AMP_ARG=(--amp); fi
 if [[ ! -f "$DATA/meta/train.txt" ]]; then
     echo "imagenette_evidence.sh: $DATA/meta/train.txt not found; make the" \
         'root with tools/prepare_dataset.py (README, "Real photos")' >&2
@@ -30,14 +35,15 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 DSP=configs/dspnet/dspnet_slimmable-resnet18_1xb64-lars-${ITERS}it_imagenette64.py
 byol() { echo "configs/byol/byol_resnet18-w$1_1xb64-lars-${ITERS}it_imagenette64.py"; }
 
+# Longest first, so that two parallel jobs finish together.
 RUNS=(
     "dspnet_s0 $DSP 0"
     "dspnet_s1 $DSP 1"
     "byol_w1.0_s0 $(byol 1.0) 0"
+    "byol_w1.0_s1 $(byol 1.0) 1"
     "byol_w0.75_s0 $(byol 0.75) 0"
     "byol_w0.5_s0 $(byol 0.5) 0"
     "byol_w0.25_s0 $(byol 0.25) 0"
-    "byol_w1.0_s1 $(byol 1.0) 1"
     "byol_w0.25_s1 $(byol 0.25) 1"
 )
 
@@ -49,7 +55,8 @@ train() {  # NAME CONFIG SEED
     fi
     mkdir -p "$dir"
     echo "$1: training ($2, seed $3), log $dir/train.log"
-    "$PY" tools/train.py "$2" --work-dir "$dir" --resume --cfg-options \
+    "$PY" tools/train.py "$2" --work-dir "$dir" --resume "${AMP_ARG[@]}" \
+        --cfg-options \
         randomness.seed="$3" train_dataloader.dataset.data_root="$DATA" \
         > "$dir/train.log" 2>&1 || {
         echo "$1: FAILED, see $dir/train.log" >&2
