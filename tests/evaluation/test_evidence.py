@@ -31,7 +31,7 @@ def _rec(kind, width, seed, knn, linear, source=None, wall_s=None):
         knn200=knn - 1,
         linear=linear,
         wall_s=wall_s,
-        cpu_s=wall_s,
+        cpu_s=None if wall_s is None else wall_s / 2,
         threads=1,
         processor='cpu')
 
@@ -57,8 +57,14 @@ def test_aggregate_statistics_and_cost_ratio():
     assert top['dspnet']['seeds'] == [0, 1]
     assert top['byol']['linear']['mean'] == 51.0
     # DSPNet mean 1300 s; one by one: mean of w1.0 (700) + w0.5 (300)
+    # (CPU time here is half the wall time: the same ratio)
     assert s['cost'] == dict(
-        dspnet_wall_s=1300.0, byol_sum_wall_s=1000.0, ratio=1.3)
+        dspnet_wall_s=1300.0,
+        byol_sum_wall_s=1000.0,
+        ratio=1.3,
+        dspnet_cpu_s=650.0,
+        byol_sum_cpu_s=500.0,
+        cpu_ratio=1.3)
     assert sorted((r['kind'], r['seed']) for r in s['runs']) == [('byol', 0),
                                                                  ('byol', 0),
                                                                  ('byol', 1),
@@ -72,7 +78,10 @@ def test_aggregate_statistics_and_cost_ratio():
     # width 0.5, linear: one BYOL seed, DSPNet 48 (47-49)
     assert '| 0.5 | 0.50M | 0.500G | 29.0 | 48.0 | 48.0 (47.0–49.0) | +0.0 '\
         '| +19.0 |' in text
-    assert '= 1.30.' in text
+    assert ('DSPNet wall time / sum of the one-by-one wall times over its '
+            'widths (means over seeds): 21.7 / 16.7 min = 1.30.') in text
+    assert ('DSPNet CPU time / sum of the one-by-one CPU times over its '
+            'widths (means over seeds): 10.8 / 8.3 min = 1.30.') in text
 
 
 def test_cost_ratio_needs_every_width_pretrained_one_by_one():
