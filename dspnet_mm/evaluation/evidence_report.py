@@ -27,6 +27,39 @@ def _stats(values: List[float]) -> dict:
         std=statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+#: Run-time field -> the key of its DSPNet / one-by-one ratio in ``cost``.
+COST_RATIOS = dict(wall_s='ratio', cpu_s='cpu_ratio')
+
+
+def _cost(runs: Sequence[dict]) -> Optional[dict]:
+    """Mean DSPNet time over the sum, over its widths, of the mean one-by-one
+    time; per field of :data:`COST_RATIOS` that every run has."""
+    dsp_widths = sorted(
+        {w
+         for r in runs if r['kind'] == 'dspnet' for w in r['widths']})
+    cost = {}
+    for key, ratio in COST_RATIOS.items():
+        dsp = [r[key] for r in runs if r['kind'] == 'dspnet']
+        byol = {
+            w: [
+                r[key] for r in runs
+                if r['kind'] == 'byol' and r['widths'] == [w]
+            ]
+            for w in dsp_widths
+        }
+        every = dsp + [t for ts in byol.values() for t in ts]
+        if not dsp or not all(byol.values()) or None in every:
+            continue
+        mean = statistics.fmean(dsp)
+        total = sum(statistics.fmean(ts) for ts in byol.values())
+        cost.update({
+            f'dspnet_{key}': mean,
+            f'byol_sum_{key}': total,
+            ratio: mean / total
+        })
+    return cost or None
+
+
 def aggregate(records: Sequence[dict]) -> dict:
     """Mean / min / max / std over seeds per (kind, width), plus cost.
 
@@ -65,31 +98,7 @@ def aggregate(records: Sequence[dict]) -> dict:
                 processor=r.get('processor'),
                 widths=[]))['widths'].append(r['width'])
     runs = list(runs.values())
-    cost = None
-    dsp_widths = sorted(
-        {w
-         for r in runs if r['kind'] == 'dspnet' for w in r['widths']})
-    for key in ('wall_s', 'cpu_s'):
-        dsp = [r[key] for r in runs if r['kind'] == 'dspnet']
-        byol_w = {}
-        for r in runs:
-            if r['kind'] == 'byol':
-                byol_w.setdefault(r['widths'][0], []).append(r[key])
-        if not dsp or None in dsp or not dsp_widths or not all(
-                w in byol_w and None not in byol_w[w] for w in dsp_widths):
-            continue
-        byol_sum = sum(statistics.fmean(byol_w[w]) for w in dsp_widths)
-        name = key[:-2]  # wall / cpu
-        cost = cost or {}
-        cost.update({
-            f'dspnet_{key}':
-            statistics.fmean(dsp),
-            f'byol_sum_{key}':
-            byol_sum,
-            'ratio' if key == 'wall_s' else f'{name}_ratio':
-            statistics.fmean(dsp) / byol_sum
-        })
-    return dict(rows=rows, runs=runs, cost=cost)
+    return dict(rows=rows, runs=runs, cost=_cost(runs))
 
 
 def _cell(row: dict, kind: str, metric: str) -> str:
@@ -159,7 +168,7 @@ def format_evidence(summary: dict, command: Optional[str] = None) -> str:
         for key, what in (('wall_s', 'wall'), ('cpu_s', 'CPU')):
             if f'dspnet_{key}' not in cost:
                 continue
-            ratio = cost['ratio' if key == 'wall_s' else 'cpu_ratio']
+            ratio = cost[COST_RATIOS[key]]
             lines.append(
                 f'DSPNet {what} time / sum of the one-by-one {what} times '
                 f'over its widths (means over seeds): '
