@@ -11,7 +11,8 @@ from mmengine.config import Config, DictAction
 
 import dspnet_mm  # noqa: F401  (registers our modules)
 from dspnet_mm.utils.launch import (apply_common_args, build_runner,
-                                    local_rank_env, user_error)
+                                    finish_distributed, local_rank_env,
+                                    user_error)
 from dspnet_mm.utils.quiet import filter_upstream_warnings
 from dspnet_mm.utils.visualization import apply_tensorboard_switch
 
@@ -61,6 +62,7 @@ def main(argv=None):
     if args.out and runner.rank == 0:
         with open(args.out, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+    finish_distributed()
     return metrics
 
 

@@ -11,7 +11,8 @@ from mmengine.config import Config, DictAction
 import dspnet_mm  # noqa: F401  (registers our modules)
 from dspnet_mm.utils.compile_check import check_compile
 from dspnet_mm.utils.launch import (apply_train_args, build_runner,
-                                    local_rank_env, user_error)
+                                    finish_distributed, local_rank_env,
+                                    user_error)
 from dspnet_mm.utils.quiet import filter_upstream_warnings
 from dspnet_mm.utils.visualization import apply_tensorboard_switch
 
@@ -81,6 +82,7 @@ def main(argv=None):
         if message is None:
             raise
         raise SystemExit(f'error: {message}') from None
+    finish_distributed()
     return runner
 
 
