@@ -36,7 +36,7 @@ import torch
 from ..models.layers import width_tag
 from ..utils.atomic import atomic_write
 from .evidence_report import (KINDS, LABELS, aggregate, format_evidence,
-                              plot_evidence)
+                              plot_evidence, write_evidence)
 from .knn import (_as_loader, _build_preprocessor, extract_features,
                   imagenet_style_dataset, knn_classify)
 from .linear_probe import linear_probe
@@ -44,7 +44,8 @@ from .random_twin import fit_bn_statistics, random_init_resnet
 
 __all__ = [
     'PROTOCOL', 'KINDS', 'EvidenceError', 'evaluate_backbone',
-    'build_evidence', 'aggregate', 'format_evidence', 'plot_evidence'
+    'build_evidence', 'aggregate', 'format_evidence', 'plot_evidence',
+    'write_evidence'
 ]
 
 #: What a cached result depends on besides network and data; bump on change.

@@ -1,12 +1,16 @@
 """The evidence table's report: statistics over seeds, the cost ratio, the
 markdown tables and the plot (:mod:`.evidence` evaluates the networks)."""
+import json
 import os
+import os.path as osp
 import statistics
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
+
+from ..utils.atomic import atomic_write
 
 __all__ = [
     'KINDS', 'LABELS', 'METRICS', 'aggregate', 'format_evidence',
-    'plot_evidence'
+    'plot_evidence', 'write_evidence'
 ]
 
 #: Row kinds, in table order.
@@ -130,24 +134,42 @@ def format_evidence(summary: dict, command: Optional[str] = None) -> str:
         ns.discard(0)
         return '/'.join(map(str, sorted(ns))) or '0'
 
+    counts = [f'random {seeds("random")}']
+    if any(row.get('byol') for row in rows):
+        counts.append(f'one by one {seeds("byol")}')
+    counts.append(f'DSPNet {seeds("dspnet")}')
     lines.append('Top-1 (%) on val, mean (min–max) over seeds; seeds per '
-                 f'cell: random {seeds("random")}, one by one '
-                 f'{seeds("byol")}, DSPNet {seeds("dspnet")}.')
+                 f'cell: {", ".join(counts)}.')
     lines.append('')
+    # the one-by-one columns only when there are one-by-one networks (the
+    # demo compares with random init alone)
+    byol = any(row.get('byol') for row in rows)
     for metric, title in (('knn20', 'kNN k=20'), ('linear', 'linear probe'),
                           ('knn200', 'kNN k=200')):
-        lines.append(f'| width | params | FLOPs | {title}: random init | '
-                     'one by one (BYOL) | DSPNet | DSPNet − BYOL | '
-                     'DSPNet − random |')
-        lines.append('|---|---|---|---|---|---|---|---|')
+        head = ['width', 'params', 'FLOPs', f'{title}: random init']
+        if byol:
+            head += ['one by one (BYOL)', 'DSPNet', 'DSPNet − BYOL']
+        else:
+            head += ['DSPNet']
+        head.append('DSPNet − random')
+        lines.append('| ' + ' | '.join(head) + ' |')
+        lines.append('|' + '---|' * len(head))
         for row in rows:
-            lines.append(f'| {row["width"]} | {row["params"] / 1e6:.2f}M | '
-                         f'{row["flops"] / 1e9:.3f}G | '
-                         f'{_cell(row, "random", metric)} | '
-                         f'{_cell(row, "byol", metric)} | '
-                         f'{_cell(row, "dspnet", metric)} | '
-                         f'{_delta(row, "dspnet", "byol", metric)} | '
-                         f'{_delta(row, "dspnet", "random", metric)} |')
+            cells = [
+                str(row['width']), f'{row["params"] / 1e6:.2f}M',
+                f'{row["flops"] / 1e9:.3f}G',
+                _cell(row, 'random', metric)
+            ]
+            if byol:
+                cells += [
+                    _cell(row, 'byol', metric),
+                    _cell(row, 'dspnet', metric),
+                    _delta(row, 'dspnet', 'byol', metric)
+                ]
+            else:
+                cells.append(_cell(row, 'dspnet', metric))
+            cells.append(_delta(row, 'dspnet', 'random', metric))
+            lines.append('| ' + ' | '.join(cells) + ' |')
         lines.append('')
     runs = summary['runs']
     if runs:
@@ -210,3 +232,21 @@ def plot_evidence(summary: dict, path: str) -> str:
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def write_evidence(records: Sequence[dict],
+                   out_dir: str,
+                   command: Optional[str] = None) -> Tuple[dict, str]:
+    """Aggregate ``records`` and write ``evidence.md`` (the tables, headed by
+    ``command``), ``evidence.json`` (records and statistics) and
+    ``evidence.png`` into ``out_dir``; returns ``(summary, markdown)``."""
+    summary = aggregate(records)
+    text = format_evidence(summary, command)
+    os.makedirs(out_dir, exist_ok=True)
+    atomic_write(text, osp.join(out_dir, 'evidence.md'))
+    atomic_write(
+        json.dumps(
+            dict(command=command, records=list(records), **summary), indent=1),
+        osp.join(out_dir, 'evidence.json'))
+    plot_evidence(summary, osp.join(out_dir, 'evidence.png'))
+    return summary, text

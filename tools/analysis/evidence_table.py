@@ -15,18 +15,14 @@ and prints the tables. Results per network are cached in ``<out-dir>/cache``
 they finish and rerun. See :mod:`dspnet_mm.evaluation.evidence`.
 """
 import argparse
-import json
-import os
 import os.path as osp
 import shlex
 import sys
 
 import torch
 
-from dspnet_mm.evaluation.evidence import (EvidenceError, aggregate,
-                                           build_evidence, format_evidence,
-                                           plot_evidence)
-from dspnet_mm.utils.atomic import atomic_write
+from dspnet_mm.evaluation.evidence import (EvidenceError, build_evidence,
+                                           write_evidence)
 from dspnet_mm.utils.quiet import filter_upstream_warnings
 
 
@@ -83,15 +79,7 @@ def main(argv=None):
             widths=args.widths)
     except EvidenceError as e:
         raise SystemExit(f'error: {e}')
-    summary = aggregate(records)
-    text = format_evidence(summary, command)
-    os.makedirs(args.out_dir, exist_ok=True)
-    atomic_write(text, osp.join(args.out_dir, 'evidence.md'))
-    atomic_write(
-        json.dumps(
-            dict(command=command, records=records, **summary), indent=1),
-        osp.join(args.out_dir, 'evidence.json'))
-    plot_evidence(summary, osp.join(args.out_dir, 'evidence.png'))
+    summary, text = write_evidence(records, args.out_dir, command)
     print(text)
     print(f'written: {osp.join(args.out_dir, "evidence.md")}, '
           'evidence.json, evidence.png')
