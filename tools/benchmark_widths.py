@@ -6,7 +6,8 @@ equivalent cluster command), and writes WORK_DIR/results.{json,md,png}.
 
 Examples:
     # the CPU demo scale (configs/benchmarks/*/*_demo-*.py, data/demo)
-    python tools/benchmark_widths.py work_dirs/demo/pretrain/iter_240.pth \
+    python tools/benchmark_widths.py \
+        work_dirs/demo/seed0/pretrain/iter_600.pth \
         --protocols linear knn --widths all --work-dir work_dirs/bench
     # ImageNet / COCO / Cityscapes, 8 GPUs per run, with a BYOL baseline
     python tools/benchmark_widths.py work_dirs/dspnet_r50/epoch_300.pth \

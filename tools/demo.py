@@ -1,17 +1,21 @@
 """The main demo job: demo data -> DSPNet pretraining -> every width.
 
 Generates the embedded demo data, pretrains a slimmable ResNet-18 with DSPNet
-(configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py),
-then runs tools/benchmark_widths.py's protocols on its final checkpoint:
-linear probe and kNN for every width, Mask R-CNN and FCN transfer for one
-width; prints the table and where everything is. A second run skips what is
-finished (and says so). About a quarter of an hour on 2 CPU cores.
+(configs/dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py, with
+--amp and the seed of --seed), scores every exported width by kNN and the
+cached-feature linear probe next to its random-init twin of the same seed
+(the evidence table), then runs tools/benchmark_widths.py's Mask R-CNN and
+FCN transfer for one width; prints the tables and where everything is. A
+second run skips what is finished (and says so). About 8 minutes on 2 CPU
+cores.
 
 Examples:
     bash scripts/run_demo.sh                       # == python tools/demo.py
-    python tools/demo.py --work-dir work_dirs/demo --transfer-widths 0.5
+    python tools/demo.py --seed 1                  # -> work_dirs/demo/seed1
     python tools/demo.py --quick                   # tiny data, 2-4 its/run
-    python tools/demo.py --skip-pretrain work_dirs/demo/pretrain/iter_600.pth
+    python tools/demo.py --protocols linear knn    # + mmpretrain runs
+    python tools/demo.py --skip-pretrain \
+        work_dirs/demo/seed0/pretrain/iter_600.pth
 """
 import argparse
 import os
@@ -27,9 +31,15 @@ def parse_args(argv=None):
         description='The DSPNet demo: data, pretraining, and linear / kNN / '
         'detection / segmentation of the exported widths.')
     parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help='seed of the pretraining and of the random-init twins '
+        '(default 0)')
+    parser.add_argument(
         '--work-dir',
-        help='everything goes here (default work_dirs/demo, with --quick '
-        'work_dirs/demo_quick)')
+        help='everything goes here (default work_dirs/demo/seed<SEED>, '
+        'with --quick work_dirs/demo_quick/seed<SEED>)')
     parser.add_argument(
         '--data-root',
         help='demo data root (default data/demo; with --quick '
@@ -56,10 +66,12 @@ def parse_args(argv=None):
         help='widths that also get detection and segmentation')
     parser.add_argument(
         '--protocols',
-        nargs='+',
-        default=['linear', 'knn'],
+        nargs='*',
+        default=[],
         choices=['linear', 'knn', 'semi', 'semi1', 'semi10'],
-        help='classification protocols for every width')
+        help='mmpretrain classification runs for every width (none by '
+        'default: the evidence stage gives kNN and a converged linear '
+        'probe next to random init)')
     parser.add_argument(
         '--transfer-protocols',
         nargs='*',
@@ -101,11 +113,11 @@ def main(argv=None) -> int:
 
     from dspnet_mm.benchmark import (BenchmarkError, RunOptions,
                                      parse_max_iters, split_cfg_options)
-    from dspnet_mm.benchmark.demo import DemoSpec, run_demo
+    from dspnet_mm.benchmark.demo import DemoSpec, default_work_dir, run_demo
     from dspnet_mm.benchmark.pretrain import PretrainError
     from dspnet_mm.datasets import DemoDataError
-    work_dir = args.work_dir or ('work_dirs/demo_quick'
-                                 if args.quick else 'work_dirs/demo')
+    from dspnet_mm.evaluation.evidence import EvidenceError
+    work_dir = args.work_dir or default_work_dir(args.seed, args.quick)
     print(
         f'DSPNet demo -> {work_dir} (OMP_NUM_THREADS='
         f'{os.environ["OMP_NUM_THREADS"]})',
@@ -114,6 +126,7 @@ def main(argv=None) -> int:
         results = run_demo(
             DemoSpec(
                 work_dir,
+                seed=args.seed,
                 data_root=args.data_root,
                 quick=args.quick,
                 checkpoint=args.skip_pretrain,
@@ -125,8 +138,8 @@ def main(argv=None) -> int:
                     cfg_options=split_cfg_options(args.cfg_options),
                     max_iters=parse_max_iters(args.max_iters)),
                 stream=args.stream))
-    except (BenchmarkError, DemoDataError, PretrainError, FileNotFoundError,
-            RuntimeError) as e:
+    except (BenchmarkError, DemoDataError, EvidenceError, PretrainError,
+            FileNotFoundError, RuntimeError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     return 1 if results['errors'] else 0

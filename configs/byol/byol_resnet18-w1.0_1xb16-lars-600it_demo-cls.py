@@ -1,13 +1,13 @@
 # One-by-one baseline of the DSPNet demo's width 1.0: BYOL on a plain
 # ResNet-18 with base_channels = stem_channels = 64, with the demo's data,
-# augmentations, LARS, schedule and projector sizes.
+# augmentations, LARS (predictor x10), schedule, tau and projector sizes.
 _base_ = '../dspnet/dspnet_slimmable-resnet18_1xb16-lars-600it_demo-cls.py'
 
 custom_imports = None
 model = dict(
     _delete_=True,
     type='BYOL',
-    base_momentum=0.02,
+    base_momentum=0.01,
     backbone=dict(
         type='ResNet',
         depth=18,
@@ -40,4 +40,4 @@ model = dict(
             norm_cfg=dict(type='BN1d')),
         loss=dict(
             type='CosineSimilarityLoss', shift_factor=2.0, scale_factor=2.0)))
-custom_hooks = []
+custom_hooks = [dict(type='TrainTimeHook')]

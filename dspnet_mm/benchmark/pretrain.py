@@ -46,12 +46,15 @@ class Pretraining:
         options (dict): ``--cfg-options`` of the run.
         config (str): the config (default :data:`PRETRAIN_CONFIG`).
         python (str): the interpreter of the run.
+        amp (bool): ``--amp`` (bfloat16 autocast on CPU, as the demo
+            recipe was measured; float16 AMP on GPU).
     """
     work_dir: str
     data_root: str
     options: dict = field(default_factory=dict)
     config: str = field(default_factory=lambda: config_path(PRETRAIN_CONFIG))
     python: str = field(default_factory=lambda: sys.executable)
+    amp: bool = True
 
     def prepare(self) -> tuple:
         """``(options, max_iters, key)`` of the run as it will be started."""
@@ -67,7 +70,10 @@ class Pretraining:
         options.setdefault('log_processor.by_epoch', False)
         cfg = Config.fromfile(self.config)
         cfg.merge_from_dict(options)
-        text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
+        text = json.dumps(
+            dict(config=cfg.to_dict(), amp=self.amp),
+            sort_keys=True,
+            default=str)
         key = run_key(text, osp.abspath(cls_root),
                       data_signature(self.data_root))
         return options, int(cfg.train_cfg.max_iters), key
@@ -164,6 +170,8 @@ def pretrain(run: Pretraining,
         run.python,
         tool_path('train.py'), run.config, '--work-dir', run.work_dir
     ]
+    if run.amp:
+        cmd.append('--amp')
     if state == 'stopped':
         cmd.append('--resume')
         log('  a stopped run of this config is in the work dir: resuming it')

@@ -307,22 +307,45 @@ def test_demo_cli_quick_with_checkpoint(tiny, tmp_path, monkeypatch, capsys):
     work = str(tmp_path / 'demo')
     argv = [
         '--quick', '--work-dir', work, '--skip-pretrain', tiny['ckpt'],
-        '--widths', '0.25', '1.0', '--protocols', 'knn', '--transfer-protocols'
+        '--widths', '0.25', '1.0', '--protocols', 'knn',
+        '--transfer-protocols', '--seed', '3'
     ]
     assert run_tool('demo', argv) == 0
     out = capsys.readouterr().out
-    for line in ('[demo 1/3] demo data', '  generated: cls 80 train',
-                 '[demo 2/3] pretraining skipped', '[demo 3/3]',
+    ev_dir = osp.join(work, 'evidence')
+    for line in ('[demo 1/4] demo data', '  generated: cls 80 train',
+                 '[demo 2/4] pretraining skipped',
+                 '[demo 3/4] kNN and linear probe of every width next to '
+                 'its random-init twin (seed 3)',
+                 '[4/4] random init w0.25 seed 3 ...',
+                 'DSPNet widths vs their random-init twins (seed 3):',
+                 '| width | params | FLOPs | kNN k=20: random init | DSPNet | '
+                 'DSPNet − random |', '[demo 4/4] knn for every width',
                  '[2/2] knn w1.0: knn_top1', HEADER,
                  f'results:     {osp.join(work, "benchmark", "results.md")}'):
         assert line in out, line
+    assert 'one by one' not in out  # no BYOL columns without BYOL
     with open(osp.join(work, 'demo.json')) as f:
         info = json.load(f)
-    assert set(info['stages']) == {'data', 'pretrain', 'benchmark', 'total'}
-    # a second run reuses the data and the finished runs
+    assert set(info['stages']) == {
+        'data', 'pretrain', 'evidence', 'benchmark', 'total'
+    }
+    assert info['seed'] == 3
+    with open(osp.join(ev_dir, 'evidence.json')) as f:
+        ev = json.load(f)
+    assert sorted(
+        (r['kind'], r['width'], r['seed'] if r['kind'] == 'random' else 0)
+        for r in ev['records']) == [('dspnet', 0.25, 0), ('dspnet', 1.0, 0),
+                                    ('random', 0.25, 3), ('random', 1.0, 3)]
+    # the printed command rebuilds the same table
+    assert ev['command'].startswith(
+        'python tools/analysis/evidence_table.py --data-root ')
+    assert '--random-seeds 3' in ev['command']
+    # a second run reuses the data, the evaluations and the finished runs
     assert run_tool('demo', argv) == 0
     out = capsys.readouterr().out
     assert '  reused: cls 80 train' in out
+    assert out.count('(cached)') == 4
     assert out.count('cached result') == 2
 
 
