@@ -11,6 +11,7 @@ _base_ = [
     'mmpretrain::_base_/default_runtime.py',
     '../_base_/datasets/imagenette64_byol.py',
     '../_base_/models/dspnet_slimmable-resnet50.py',
+    '../_base_/schedules/lars_predictor-x10.py',
 ]
 custom_imports = dict(imports=['dspnet_mm'], allow_failed_imports=False)
 
@@ -33,31 +34,9 @@ model = dict(
 
 max_iters = 3000
 warmup_iters = 50
-# NOTE: LARS (trust coefficient 0.001) moves each layer by at most
-# lr * 0.001 of its norm per step, whatever the batch. lr 1.0 over 3000
-# steps; 3.0 was worse (recipe search). The predictor learns 10x faster (as
-# SimSiam/DirectPred argue a predictor should track its input): +6 kNN at
-# width 0.5. Its BN and biases stay out of LARS and weight decay like
-# everyone's (mmengine applies the longest matching key only).
-pred_lr_mult = 10.0
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='LARS', lr=1.0, momentum=0.9, weight_decay=1e-6),
-    paramwise_cfg=dict(
-        custom_keys={
-            'bn':
-            dict(decay_mult=0, lars_exclude=True),
-            'bias':
-            dict(decay_mult=0, lars_exclude=True),
-            'downsample.1':
-            dict(decay_mult=0, lars_exclude=True),
-            'head.predictor.fc':
-            dict(lr_mult=pred_lr_mult),
-            'head.predictor.fc0.bias':
-            dict(lr_mult=pred_lr_mult, decay_mult=0, lars_exclude=True),
-            'head.predictor.bn':
-            dict(lr_mult=pred_lr_mult, decay_mult=0, lars_exclude=True),
-        }))
+# NOTE: lr 1.0 over 3000 steps; 3.0 was worse (recipe search). Predictor
+# x10: ../_base_/schedules/lars_predictor-x10.py
+optim_wrapper = dict(optimizer=dict(lr=1.0))
 param_scheduler = [
     dict(
         type='LinearLR',
