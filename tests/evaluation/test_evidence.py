@@ -267,3 +267,26 @@ def test_demo_table_is_the_recorded_three_seed_demo():
         assert min(gains('knn20', w)) > 3, w
     for w in (0.75, 1.0):
         assert min(gains('knn20', w)) < 0, w  # the README says so
+
+
+def test_readme_demo_table_is_the_recorded_seed0_demo():
+    """README.md's demo table (seed 0) shows the recorded seed-0 demo run
+    (docs/evidence/demo.json) to the printed digit."""
+    with open(osp.join(ROOT, 'docs', 'evidence', 'demo.json')) as f:
+        recorded = json.load(f)['records']
+    by = {(r['kind'], r['width']): r for r in recorded if r['seed'] == 0}
+    lines = _between_markers(osp.join(ROOT, 'README.md'),
+                             'demo-seed0').splitlines()[2:]
+    shown = {}
+    for line in lines:
+        cells = [
+            c.strip().replace('−', '-') for c in line.strip('|').split('|')
+        ]
+        shown[float(cells[0])] = [float(c) for c in cells[1:]]
+    assert sorted(shown) == [0.25, 0.5, 0.75, 1.0]
+    for w, cells in shown.items():
+        expect = []
+        for metric in ('knn20', 'linear'):
+            rand, dsp = by['random', w][metric], by['dspnet', w][metric]
+            expect += [round(rand, 1), round(dsp, 1), round(dsp - rand, 1)]
+        assert cells == expect, w
