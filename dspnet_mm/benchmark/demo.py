@@ -19,14 +19,13 @@ CLI: ``tools/demo.py`` (``scripts/run_demo.sh``).
 import json
 import os
 import os.path as osp
-import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from .plan import BenchmarkSpec, RunOptions
+from .plan import BenchmarkSpec, RunOptions, width_list
 from .pretrain import PRETRAIN_CONFIG, Pretraining, pretrain
-from .process import fmt_time, line_echo, rel
+from .process import fmt_time, line_echo, quote, rel
 from .report import RESULT_KEYS, format_table
 
 #: The result keys that a benchmark run fills (not params / FLOPs).
@@ -123,9 +122,8 @@ def _evidence(spec: DemoSpec, checkpoint: str, data_root: str, log) -> dict:
     from ..evaluation.evidence import build_evidence, write_evidence
     cls_root = osp.join(data_root, 'cls')
     out_dir = osp.join(spec.work_dir, 'evidence')
-    widths = None if spec.widths == 'all' or spec.widths == ['all'] else [
-        float(w) for w in spec.widths
-    ]
+    widths = width_list(spec.widths)
+    widths = None if widths == 'all' else widths
     command = [
         'python', 'tools/analysis/evidence_table.py', '--data-root',
         rel(cls_root), '--dspnet',
@@ -137,7 +135,7 @@ def _evidence(spec: DemoSpec, checkpoint: str, data_root: str, log) -> dict:
         command += ['--widths'] + [str(w) for w in widths]
     log(f'[demo 3/4] kNN and linear probe of every width next to its '
         f'random-init twin (seed {spec.seed}) -> {rel(out_dir)}')
-    log(f'  $ {" ".join(shlex.quote(c) for c in command)}')
+    log(f'  $ {quote(command)}')
     records = build_evidence(
         cls_root,
         out_dir,
@@ -145,7 +143,7 @@ def _evidence(spec: DemoSpec, checkpoint: str, data_root: str, log) -> dict:
         random_seeds=[spec.seed],
         widths=widths,
         log=lambda msg: log('  ' + msg))
-    summary, text = write_evidence(records, out_dir, ' '.join(command))
+    summary, text = write_evidence(records, out_dir, quote(command))
     return dict(
         summary=summary,
         markdown=text,

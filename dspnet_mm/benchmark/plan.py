@@ -223,10 +223,14 @@ class BenchmarkSpec:
         return runs
 
     def width_list(self) -> Union[str, List[float]]:
-        widths = self.widths
-        if widths is None or widths == 'all' or list(widths) == ['all']:
-            return 'all'
-        return [float(w) for w in widths]
+        return width_list(self.widths)
+
+
+def width_list(widths) -> Union[str, List[float]]:
+    """``'all'`` (None, ``'all'`` or ``['all']``) or the widths as floats."""
+    if widths is None or widths == 'all' or list(widths) == ['all']:
+        return 'all'
+    return [float(w) for w in widths]
 
 
 @dataclass

@@ -134,16 +134,16 @@ def format_evidence(summary: dict, command: Optional[str] = None) -> str:
         ns.discard(0)
         return '/'.join(map(str, sorted(ns))) or '0'
 
+    # the one-by-one columns only when there are one-by-one networks (the
+    # demo compares with random init alone)
+    byol = any(row.get('byol') for row in rows)
     counts = [f'random {seeds("random")}']
-    if any(row.get('byol') for row in rows):
+    if byol:
         counts.append(f'one by one {seeds("byol")}')
     counts.append(f'DSPNet {seeds("dspnet")}')
     lines.append('Top-1 (%) on val, mean (min–max) over seeds; seeds per '
                  f'cell: {", ".join(counts)}.')
     lines.append('')
-    # the one-by-one columns only when there are one-by-one networks (the
-    # demo compares with random init alone)
-    byol = any(row.get('byol') for row in rows)
     for metric, title in (('knn20', 'kNN k=20'), ('linear', 'linear probe'),
                           ('knn200', 'kNN k=200')):
         head = ['width', 'params', 'FLOPs', f'{title}: random init']
