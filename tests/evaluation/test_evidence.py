@@ -236,13 +236,13 @@ def test_readme_tables_are_the_recorded_evidence():
 
 
 def test_demo_table_is_the_recorded_three_seed_demo():
-    """configs/dspnet/README.md's demo table is what the evidence tool printed
-    for the three recorded demo runs (docs/evidence/demo.json:
+    """configs/dspnet/README.md's demo table is the recorded 3-seed demo.
 
+    The record (docs/evidence/demo.json) is what the evidence tool printed for
     `tools/demo.py --seed 0/1/2`, scored by the command on the table's first
-    line), and the record shows what the README says it shows: the linear probe
-    of every width far above the same-seed random twin in each seed, kNN at
-    widths 0.5 and 0.25 above it in each seed, not at 1.0 and 0.75.
+    line; it shows what the README says: the linear probe of every width far
+    above the same-seed random twin in each seed, kNN above it at widths 0.5
+    and 0.25 in each seed, not at 1.0 and 0.75.
     """
     with open(osp.join(ROOT, 'docs', 'evidence', 'demo.json')) as f:
         recorded = json.load(f)
