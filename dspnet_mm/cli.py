@@ -39,6 +39,8 @@ COMMANDS = {
               'speed, FLOPs and memory against static ResNets'),
     'evidence': ('analysis/evidence_table.py',
                  'widths vs random init vs one-by-one, seeds and cost'),
+    'spectrum': ('analysis/feature_spectrum.py',
+                 'top principal components and kNN without them, per width'),
     'prepare':
     ('prepare_dataset.py', 'class-folder photos -> ImageNet-style root'),
 }

@@ -290,3 +290,51 @@ def test_readme_demo_table_is_the_recorded_seed0_demo():
             rand, dsp = by['random', w][metric], by['dspnet', w][metric]
             expect += [round(rand, 1), round(dsp, 1), round(dsp - rand, 1)]
         assert cells == expect, w
+
+
+def test_feature_spectrum_tool(tiny, tmp_path, capsys):
+    out = str(tmp_path / 'sp')
+    argv = [
+        '--data-root', tiny['data'], '--dspnet', tiny['ckpt'],
+        '--random-seeds', '0', '--widths', '0.5', '0.25', '--drops', '0', '2',
+        '--out-dir', out
+    ]
+    assert run_tool('spectrum', argv) == 0
+    with open(osp.join(out, 'spectrum.json')) as f:
+        res = json.load(f)
+    recs = res['records']
+    assert sorted((r['kind'], r['width']) for r in recs) == sorted(
+        (k, w) for k in ('DSPNet', 'random init') for w in (0.5, 0.25))
+    for r in recs:
+        assert sorted(r) == [
+            'checkpoint', 'kind', 'knn', 'knn_drop0', 'knn_drop2', 'seed',
+            'shares', 'width'
+        ]
+        assert r['seed'] == (7 if r['kind'] == 'DSPNet' else 0)
+        assert r['checkpoint'] == (
+            tiny['ckpt'] if r['kind'] == 'DSPNet' else None)
+        assert len(r['shares']) == 3 and 0 < sum(r['shares']) <= 1 + 1e-9
+        assert r['shares'] == sorted(r['shares'], reverse=True)
+    # the same kNN as the evidence table's (raw features, k=20)
+    ev = build_evidence(
+        tiny['data'],
+        str(tmp_path / 'ev'),
+        dspnet=[tiny['ckpt']],
+        random_seeds=[0],
+        widths=[0.5, 0.25],
+        log=lambda _: None)
+    knn = {(r['kind'], r['width']): r['knn20'] for r in ev}
+    for r in recs:
+        kind = 'dspnet' if r['kind'] == 'DSPNet' else 'random'
+        assert r['knn'] == knn[kind, r['width']]
+    with open(osp.join(out, 'spectrum.md')) as f:
+        md = f.read()
+    assert md.splitlines()[0] == (
+        '`python tools/analysis/feature_spectrum.py ' + ' '.join(argv) + '`')
+    assert md in capsys.readouterr().out
+    assert run_tool('spectrum', [
+        '--data-root', tiny['data'], '--dspnet', 'nope.pth', '--out-dir',
+        str(tmp_path / 'bad')
+    ]) == 1
+    assert 'error: checkpoint not found: nope.pth' in capsys.readouterr().err
+    assert not osp.exists(str(tmp_path / 'bad'))
