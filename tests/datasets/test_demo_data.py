@@ -340,6 +340,23 @@ def test_cli(tmp_path, capsys):
     assert manifest['seed'] == 3
     assert manifest['params']['cls_size'] == SMALL_DEMO['cls_size']
     assert tool.main(['--root', root, '--seed', '3', '--small']) == 0
+    # a larger val set extends the default one (same first images)
+    big = str(tmp_path / 'big')
+    assert tool.main([
+        '--root', big, '--seed', '3', '--small', '--tasks', 'cls',
+        '--cls-val-per-class', '6'
+    ]) == 0
+    with open(osp.join(big, 'manifest.json')) as f:
+        params = json.load(f)['params']
+    assert params['cls_val_per_class'] == 6
+    assert params['cls_train_per_class'] == SMALL_DEMO['cls_train_per_class']
+    with open(osp.join(big, 'cls', 'meta', 'val.txt')) as f:
+        val = f.read().splitlines()
+    assert len(val) == 6 * len(DEMO_CLASSES)
+    rel = val[0].split()[0]
+    with open(osp.join(root, 'cls', 'val', rel),
+              'rb') as a, open(osp.join(big, 'cls', 'val', rel), 'rb') as b:
+        assert a.read() == b.read()
 
     blocker = tmp_path / 'a_file'
     blocker.write_text('')
