@@ -333,8 +333,14 @@ def test_feature_spectrum_tool(tiny, tmp_path, capsys):
         '`python tools/analysis/feature_spectrum.py ' + ' '.join(argv) + '`')
     assert md in capsys.readouterr().out
     assert run_tool('spectrum', [
-        '--data-root', tiny['data'], '--dspnet', 'nope.pth', '--out-dir',
+        '--data-root', tiny['data'], '--dspnet', tiny['ckpt'], 'nope.pth',
+        '--out-dir',
         str(tmp_path / 'bad')
     ]) == 1
     assert 'error: checkpoint not found: nope.pth' in capsys.readouterr().err
     assert not osp.exists(str(tmp_path / 'bad'))
+    assert run_tool('spectrum', [
+        '--data-root', tiny['data'], '--drops', '-1', '--out-dir',
+        str(tmp_path / 'bad')
+    ]) == 2
+    assert '--drops must be >= 0' in capsys.readouterr().err

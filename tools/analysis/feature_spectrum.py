@@ -50,7 +50,10 @@ def parse_args(argv=None):
         default=[0, 1, 4],
         help='numbers of top components to remove before kNN')
     p.add_argument('--out-dir', default='work_dirs/spectrum')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if min(args.drops) < 0:
+        p.error('--drops must be >= 0')
+    return args
 
 
 def main(argv=None) -> int:
@@ -68,9 +71,10 @@ def main(argv=None) -> int:
         train, val = _split(args.data_root,
                             'train'), _split(args.data_root, 'val')
         nets, depth = [], 18
-        for path in args.dspnet:
+        for path in args.dspnet:  # all checked before anything is written
             if not osp.isfile(path):
                 raise EvidenceError(f'checkpoint not found: {path}')
+        for path in args.dspnet:
             out = osp.join(args.out_dir, 'slim', _sha256(path)[:16])
             for res in export_widths(
                     path, 'all' if args.widths is None else args.widths, out):
