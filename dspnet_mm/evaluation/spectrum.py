@@ -22,7 +22,10 @@ import torch
 
 from .knn import knn_classify
 
-__all__ = ['variance_shares', 'knn_without_top_components', 'spectrum']
+__all__ = [
+    'variance_shares', 'knn_without_top_components', 'spectrum',
+    'format_spectrum'
+]
 
 
 def _principal_axes(train_feats: torch.Tensor):
@@ -94,3 +97,27 @@ def spectrum(train_feats: torch.Tensor,
         out[f'knn_drop{d}'] = knn_without_top_components(
             train_feats, train_labels, val_feats, val_labels, d, k)
     return out
+
+
+def format_spectrum(records: Sequence[dict], command: str) -> str:
+    """The markdown table of ``feature_spectrum.py``, headed by its command.
+
+    Args:
+        records (Sequence[dict]): ``kind``, ``width``, ``seed`` and the
+            results of :func:`spectrum` (the same drops in every record).
+        command (str): the command line that produced them.
+    """
+    drops = sorted(
+        int(k[len('knn_drop'):]) for k in records[0]
+        if k.startswith('knn_drop'))
+    head = ('| network | width | seed | top-3 PC variance share | kNN-20 | ' +
+            ' | '.join(f'kNN-20 without top {d} PC' if d else 'kNN-20 centred'
+                       for d in drops) + ' |')
+    lines = [f'`{command}`', '', head, '|' + '---|' * (5 + len(drops))]
+    for r in records:
+        lines.append(f"| {r['kind']} | {r['width']} | {r['seed']} | " +
+                     ' / '.join(f'{s:.2f}' for s in r['shares']) +
+                     f" | {r['knn']:.1f} | " +
+                     ' | '.join(f"{r[f'knn_drop{d}']:.1f}"
+                                for d in drops) + ' |')
+    return '\n'.join(lines) + '\n'

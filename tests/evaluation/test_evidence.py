@@ -344,3 +344,33 @@ def test_feature_spectrum_tool(tiny, tmp_path, capsys):
         str(tmp_path / 'bad')
     ]) == 2
     assert '--drops must be >= 0' in capsys.readouterr().err
+
+
+def test_spectrum_table_is_the_recorded_demo_spectrum():
+    """configs/dspnet/README.md's spectrum table is the recorded tool output
+    (docs/evidence/demo_spectrum.json) and shows what the text says: the
+    pretrained widths' top component holds 82-97 % of the variance, a random
+    twin's 7-9 %; without the top 4 components kNN rises where it failed."""
+    from dspnet_mm.evaluation.spectrum import format_spectrum
+    with open(osp.join(ROOT, 'docs', 'evidence', 'demo_spectrum.json')) as f:
+        recorded = json.load(f)
+    with open(osp.join(ROOT, 'configs', 'dspnet', 'README.md')) as f:
+        readme = f.read()
+    assert format_spectrum(recorded['records'], recorded['command']) in readme
+    top = {(r['kind'], r['width'], r['seed']): r for r in recorded['records']}
+    assert len(top) == 12
+    firsts = {k: round(r['shares'][0], 2) for k, r in top.items()}
+    assert {v
+            for k, v in firsts.items() if k[0] == 'DSPNet'
+            } <= {round(0.82 + i / 100, 2)
+                  for i in range(16)}
+    assert min(v for k, v in firsts.items() if k[0] == 'DSPNet') == 0.82
+    assert max(v for k, v in firsts.items() if k[0] == 'DSPNet') == 0.97
+    assert {v
+            for k, v in firsts.items()
+            if k[0] == 'random init'} <= {0.07, 0.08, 0.09}
+    for key, before, after in ((('DSPNet', 1.0, 0), 27.5,
+                                36.2), (('DSPNet', 0.75, 2), 23.3, 30.4),
+                               (('DSPNet', 1.0, 1), 33.3, 32.5)):
+        assert round(top[key]['knn'], 1) == before
+        assert round(top[key]['knn_drop4'], 1) == after

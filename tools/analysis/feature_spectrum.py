@@ -64,7 +64,7 @@ def main(argv=None) -> int:
                                                _random_twin, _sha256, _split)
     from dspnet_mm.evaluation.exported import build_exported_resnet
     from dspnet_mm.evaluation.knn import extract_features
-    from dspnet_mm.evaluation.spectrum import spectrum
+    from dspnet_mm.evaluation.spectrum import format_spectrum, spectrum
     from dspnet_mm.slim import ExportError, export_widths
     from dspnet_mm.utils.atomic import atomic_write
     try:
@@ -109,18 +109,7 @@ def main(argv=None) -> int:
                 **spectrum(tx, ty, vx, vy, drops=drops)))
     command = 'python tools/analysis/feature_spectrum.py ' + ' '.join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    head = ('| network | width | seed | top-3 PC variance '
-            'share | kNN-20 | ' +
-            ' | '.join(f'kNN-20 without top {d} PC' if d else 'kNN-20 centred'
-                       for d in drops) + ' |')
-    lines = [f'`{command}`', '', head, '|' + '---|' * (5 + len(drops))]
-    for r in records:
-        lines.append(f"| {r['kind']} | {r['width']} | {r['seed']} | " +
-                     ' / '.join(f'{s:.2f}' for s in r['shares']) +
-                     f" | {r['knn']:.1f} | " +
-                     ' | '.join(f"{r[f'knn_drop{d}']:.1f}"
-                                for d in drops) + ' |')
-    table = '\n'.join(lines) + '\n'
+    table = format_spectrum(records, command)
     print(table)
     os.makedirs(args.out_dir, exist_ok=True)
     atomic_write(table, osp.join(args.out_dir, 'spectrum.md'))
