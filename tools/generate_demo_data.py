@@ -51,7 +51,7 @@ def main(argv=None):
     try:
         manifest = generate_demo_data(
             args.root, seed=args.seed, tasks=args.tasks, **sizes)
-    except DemoDataError as e:
+    except (DemoDataError, ValueError) as e:  # ValueError: bad sizes
         print(f'error: {e}', file=sys.stderr)
         return 1
     print(f'demo data in {args.root} ({manifest["num_files"]} files, '

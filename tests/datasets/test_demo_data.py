@@ -357,6 +357,12 @@ def test_cli(tmp_path, capsys):
     with open(osp.join(root, 'cls', 'val', rel),
               'rb') as a, open(osp.join(big, 'cls', 'val', rel), 'rb') as b:
         assert a.read() == b.read()
+    capsys.readouterr()
+    bad = str(tmp_path / 'bad')
+    assert tool.main(['--root', bad, '--cls-val-per-class', '0']) == 1
+    assert capsys.readouterr().err == (
+        'error: cls_val_per_class must be >= 1, got 0\n')
+    assert not osp.exists(bad)
 
     blocker = tmp_path / 'a_file'
     blocker.write_text('')
