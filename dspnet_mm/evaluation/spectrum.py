@@ -35,33 +35,14 @@ def _principal_axes(train_feats: torch.Tensor):
     return mean, s, vh
 
 
-def variance_shares(train_feats: torch.Tensor, top: int = 3) -> list:
-    """Fraction of the centred features' variance on each top component.
-
-    Args:
-        train_feats (Tensor): ``(N, C)`` features.
-        top (int): how many components to report.
-
-    Returns:
-        list[float]: ``top`` shares in decreasing order, each in [0, 1].
-    """
-    _, s, _ = _principal_axes(train_feats)
+def _shares(s: torch.Tensor, top: int) -> list:
     var = s**2
     return (var[:top] / var.sum().clamp_min(1e-30)).tolist()
 
 
-def knn_without_top_components(train_feats: torch.Tensor,
-                               train_labels: torch.Tensor,
-                               val_feats: torch.Tensor,
-                               val_labels: torch.Tensor,
-                               drop: int,
-                               k: int = 20) -> float:
-    """KNN top-1 (%) after removing the top ``drop`` principal components.
-
-    The mean and the components come from train only. ``drop=0`` scores the
-    centred features (cosine kNN on centred rather than raw features).
-    """
-    mean, _, vh = _principal_axes(train_feats)
+def _knn_projected(axes, train_feats, train_labels, val_feats, val_labels,
+                   drop, k):
+    mean, _, vh = axes
     top = vh[:drop]
 
     def project(x):
@@ -76,6 +57,35 @@ def knn_without_top_components(train_feats: torch.Tensor,
         k=k)['top1']
 
 
+def variance_shares(train_feats: torch.Tensor, top: int = 3) -> list:
+    """Fraction of the centred features' variance on each top component.
+
+    Args:
+        train_feats (Tensor): ``(N, C)`` features.
+        top (int): how many components to report.
+
+    Returns:
+        list[float]: ``top`` shares in decreasing order, each in [0, 1].
+    """
+    return _shares(_principal_axes(train_feats)[1], top)
+
+
+def knn_without_top_components(train_feats: torch.Tensor,
+                               train_labels: torch.Tensor,
+                               val_feats: torch.Tensor,
+                               val_labels: torch.Tensor,
+                               drop: int,
+                               k: int = 20) -> float:
+    """KNN top-1 (%) after removing the top ``drop`` principal components.
+
+    The mean and the components come from train only. ``drop=0`` scores the
+    centred features (cosine kNN on centred rather than raw features).
+    """
+    return _knn_projected(
+        _principal_axes(train_feats), train_feats, train_labels, val_feats,
+        val_labels, drop, k)
+
+
 def spectrum(train_feats: torch.Tensor,
              train_labels: torch.Tensor,
              val_feats: torch.Tensor,
@@ -85,17 +95,20 @@ def spectrum(train_feats: torch.Tensor,
              k: int = 20) -> Dict[str, object]:
     """Variance shares and kNN with the top components removed.
 
+    The principal axes are computed once and serve every number.
+
     Returns:
         dict: ``knn`` (raw features, the evidence table's kNN),
         ``shares`` (:func:`variance_shares`) and ``knn_drop<d>`` per drop.
     """
+    axes = _principal_axes(train_feats)
     out = dict(
         knn=knn_classify(
             train_feats, train_labels, val_feats, val_labels, k=k)['top1'],
-        shares=variance_shares(train_feats, top))
+        shares=_shares(axes[1], top))
     for d in drops:
-        out[f'knn_drop{d}'] = knn_without_top_components(
-            train_feats, train_labels, val_feats, val_labels, d, k)
+        out[f'knn_drop{d}'] = _knn_projected(axes, train_feats, train_labels,
+                                             val_feats, val_labels, d, k)
     return out
 
 
