@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -45,7 +45,7 @@ from .random_twin import fit_bn_statistics, random_init_resnet
 __all__ = [
     'PROTOCOL', 'KINDS', 'EvidenceError', 'evaluate_backbone',
     'build_evidence', 'aggregate', 'format_evidence', 'plot_evidence',
-    'write_evidence'
+    'write_evidence', 'network_plan'
 ]
 
 #: What a cached result depends on besides network and data; bump on change.
@@ -151,46 +151,36 @@ class _Cache:
         atomic_write(json.dumps(rec, indent=1), self._path(ident))
 
 
-def build_evidence(data_root: str,
-                   out_dir: str,
-                   dspnet: Sequence[str] = (),
-                   byol: Sequence[str] = (),
-                   random_seeds: Sequence[int] = (0, 1),
-                   widths: Optional[Sequence[float]] = None,
-                   depth: Optional[int] = None,
-                   batch_size: int = 128,
-                   log: Callable[[str], None] = print) -> List[dict]:
-    """Evaluate every network of the table; one record per network.
+def network_plan(out_dir: str,
+                 dspnet: Sequence[str] = (),
+                 byol: Sequence[str] = (),
+                 random_seeds: Sequence[int] = (0, ),
+                 widths: Optional[Sequence[float]] = None,
+                 depth: Optional[int] = None) -> Tuple[List[tuple], int]:
+    """The networks of a table: every exported width, then the random twins.
 
-    Args:
-        data_root (str): ImageNet-style root with ``meta/train.txt`` and
-            ``meta/val.txt`` (train fits kNN memory and probe, val scores).
-        out_dir (str): exports go to ``<out_dir>/slim``, results to
-            ``<out_dir>/cache``.
-        dspnet (Sequence[str]): DSPNet checkpoints (one per seed).
-        byol (Sequence[str]): one-by-one checkpoints, any widths and seeds.
-        random_seeds (Sequence[int]): seeds of the random-init twins.
-        widths (Sequence[float], optional): widths to evaluate; by default
-            those the DSPNet checkpoints were trained with.
-        depth (int, optional): ResNet depth of the random twins; by default
-            that of the checkpoints.
+    Exports each width of every DSPNet checkpoint and each one-by-one
+    checkpoint into ``<out_dir>/slim/<sha256[:16]>``, then adds one random
+    twin per seed and width (the widths seen, plus ``widths``). Shared by
+    :func:`build_evidence` and ``tools/analysis/feature_spectrum.py``.
+
+    Raises:
+        EvidenceError: a checkpoint is missing (checked for all before
+            anything is exported) or cannot be exported, or the checkpoints
+            differ in depth.
 
     Returns:
-        list[dict]: ``kind``, ``width``, ``seed``, ``source``, ``params``,
-        ``flops``, the metrics (:data:`METRICS`), ``wall_s`` etc.
+        tuple: ``(nets, depth)``; each net is ``(kind, source, ident,
+        export meta, exported path, run meta)`` with ``kind`` in
+        :data:`KINDS`, ``path`` None for a random twin.
     """
+    from ..benchmark.sources import quiet_complexity
     from ..slim import ExportError, export_plain_resnet, export_widths
     from ..slim.file_format import complexity
-    for path in list(dspnet) + list(byol):
+    for path in list(dspnet) + list(byol):  # all, before anything is written
         if not osp.isfile(path):
             raise EvidenceError(f'checkpoint not found: {path}')
-    _split(data_root, 'train'), _split(data_root, 'val')
-    if not (dspnet or byol or random_seeds):
-        raise EvidenceError('nothing to evaluate')
-    cache = _Cache(out_dir, data_root)
-    records = []
-    nets = []  # (kind, source, ident, export meta, path, run meta)
-    from ..benchmark.sources import quiet_complexity
+    nets = []
     try:
         for path in dspnet:
             sha = _sha256(path)
@@ -232,6 +222,44 @@ def build_evidence(data_root: str,
                 ('random', None, f'random|{depth}|{w}|{seed}',
                  dict(depth=depth, width=w, params=params, flops=flops), None,
                  dict(seed=seed, wall_s=0.0, cpu_s=0.0)))
+    return nets, depth
+
+
+def build_evidence(data_root: str,
+                   out_dir: str,
+                   dspnet: Sequence[str] = (),
+                   byol: Sequence[str] = (),
+                   random_seeds: Sequence[int] = (0, 1),
+                   widths: Optional[Sequence[float]] = None,
+                   depth: Optional[int] = None,
+                   batch_size: int = 128,
+                   log: Callable[[str], None] = print) -> List[dict]:
+    """Evaluate every network of the table; one record per network.
+
+    Args:
+        data_root (str): ImageNet-style root with ``meta/train.txt`` and
+            ``meta/val.txt`` (train fits kNN memory and probe, val scores).
+        out_dir (str): exports go to ``<out_dir>/slim``, results to
+            ``<out_dir>/cache``.
+        dspnet (Sequence[str]): DSPNet checkpoints (one per seed).
+        byol (Sequence[str]): one-by-one checkpoints, any widths and seeds.
+        random_seeds (Sequence[int]): seeds of the random-init twins.
+        widths (Sequence[float], optional): widths to evaluate; by default
+            those the DSPNet checkpoints were trained with.
+        depth (int, optional): ResNet depth of the random twins; by default
+            that of the checkpoints.
+
+    Returns:
+        list[dict]: ``kind``, ``width``, ``seed``, ``source``, ``params``,
+        ``flops``, the metrics (:data:`METRICS`), ``wall_s`` etc.
+    """
+    _split(data_root, 'train'), _split(data_root, 'val')
+    if not (dspnet or byol or random_seeds):
+        raise EvidenceError('nothing to evaluate')
+    cache = _Cache(out_dir, data_root)
+    records = []
+    nets, depth = network_plan(out_dir, dspnet, byol, random_seeds, widths,
+                               depth)
     from .exported import build_exported_resnet
     for i, (kind, source, ident, emeta, path, meta) in enumerate(nets, 1):
         w = emeta['width']

@@ -60,41 +60,26 @@ def main(argv=None) -> int:
     filter_upstream_warnings()
     args = parse_args(argv)
     torch.set_num_threads(1)
-    from dspnet_mm.evaluation.evidence import (EvidenceError, _checkpoint_meta,
-                                               _random_twin, _sha256, _split)
+    from dspnet_mm.evaluation.evidence import (LABELS, EvidenceError,
+                                               _random_twin, _split,
+                                               network_plan)
     from dspnet_mm.evaluation.exported import build_exported_resnet
     from dspnet_mm.evaluation.knn import extract_features
     from dspnet_mm.evaluation.spectrum import format_spectrum, spectrum
-    from dspnet_mm.slim import ExportError, export_widths
     from dspnet_mm.utils.atomic import atomic_write
     try:
         train, val = _split(args.data_root,
                             'train'), _split(args.data_root, 'val')
-        nets, depth = [], 18
-        for path in args.dspnet:  # all checked before anything is written
-            if not osp.isfile(path):
-                raise EvidenceError(f'checkpoint not found: {path}')
-        for path in args.dspnet:
-            out = osp.join(args.out_dir, 'slim', _sha256(path)[:16])
-            for res in export_widths(
-                    path, 'all' if args.widths is None else args.widths, out):
-                nets.append(
-                    ('DSPNet', res['meta']['width'],
-                     _checkpoint_meta(path).get('seed'), path, res['path']))
-                depth = res['meta']['depth']
-    except (EvidenceError, ExportError) as e:
+        nets, depth = network_plan(args.out_dir, args.dspnet, (),
+                                   args.random_seeds, args.widths)
+    except EvidenceError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    widths = sorted(
-        {n[1]
-         for n in nets} | set(args.widths or ()), reverse=True)
-    for seed in args.random_seeds:
-        for w in widths or [1.0, 0.75, 0.5, 0.25]:
-            nets.append(('random init', w, seed, None, None))
     drops = sorted(set(args.drops))
     records = []
-    for kind, w, seed, ckpt, path in nets:
-        print(f'{kind} w{w} seed {seed} ...', flush=True)
+    for kind, ckpt, _, emeta, path, meta in nets:
+        w, seed = emeta['width'], meta.get('seed')
+        print(f'{LABELS[kind]} w{w} seed {seed} ...', flush=True)
         net = (
             build_exported_resnet(path)[0] if path else _random_twin(
                 depth, w, seed, args.data_root, 128))
@@ -102,7 +87,7 @@ def main(argv=None) -> int:
         vx, vy = extract_features(net, val, batch_size=128)
         records.append(
             dict(
-                kind=kind,
+                kind=LABELS[kind],
                 width=w,
                 seed=seed,
                 checkpoint=ckpt,
