@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 
 import pytest
@@ -15,3 +16,33 @@ import dspnet_mm  # noqa: E402,F401  (registers modules, safe-load allow-list)
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+# Temporary files: a passing test's tmp_path goes when it ends (setup.cfg,
+# tmp_path_retention_policy = failed); what a module's fixtures wrote with
+# tmp_path_factory (exports, pretraining checkpoints of ~140 MB each) goes
+# when the module ends, unless one of its tests failed. Without this a
+# session held ~8 GB of checkpoints at its end, which filled CI's disk.
+_FAILED_MODULES = set()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.failed:
+        _FAILED_MODULES.add(item.nodeid.split('::')[0])
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _module_tmp_cleanup(request, tmp_path_factory):
+    base = tmp_path_factory.getbasetemp()
+    before = set(os.listdir(base))
+    yield
+    if request.node.nodeid in _FAILED_MODULES:
+        return
+    for name in set(os.listdir(base)) - before:
+        path = base / name
+        if path.is_symlink():  # pytest's <name>current links
+            path.unlink()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
