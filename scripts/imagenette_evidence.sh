@@ -7,8 +7,7 @@
 # DATA_ROOT (default data/imagenette-64) is Imagenette at 64x64 in the
 # ImageNet-style layout (tools/prepare_dataset.py, see the README's "Real
 # photos"); WORK_DIR defaults to work_dirs/imagenette. Runs: DSPNet seeds 0
-# and 1; BYOL one by one at widths 1.0/0.75/0.5/0.25 seed 0, and 1.0/0.25
-# seed 1. Each is an ordinary tools/train.py run with one OpenMP thread; a
+# and 1; BYOL one by one at widths 1.0/0.75/0.5/0.25, seeds 0 and 1. Each is an ordinary tools/train.py run with one OpenMP thread; a
 # finished run is skipped, an interrupted one resumes (--resume). Two runs go
 # in parallel (JOBS=2, one per core); about 3 h on 2 cores in all. Logs:
 # WORK_DIR/<run>/train.log. Then tools/analysis/evidence_table.py writes
@@ -42,7 +41,9 @@ RUNS=(
     "byol_w1.0_s0 $(byol 1.0) 0"
     "byol_w1.0_s1 $(byol 1.0) 1"
     "byol_w0.75_s0 $(byol 0.75) 0"
+    "byol_w0.75_s1 $(byol 0.75) 1"
     "byol_w0.5_s0 $(byol 0.5) 0"
+    "byol_w0.5_s1 $(byol 0.5) 1"
     "byol_w0.25_s0 $(byol 0.25) 0"
     "byol_w0.25_s1 $(byol 0.25) 1"
 )
@@ -80,6 +81,5 @@ fi
 
 "$PY" tools/analysis/evidence_table.py --data-root "$DATA" \
     --dspnet "$WORK"/dspnet_s0/iter_${ITERS}.pth "$WORK"/dspnet_s1/iter_${ITERS}.pth \
-    --byol "$WORK"/byol_w{1.0,0.75,0.5,0.25}_s0/iter_${ITERS}.pth \
-    "$WORK"/byol_w{1.0,0.25}_s1/iter_${ITERS}.pth \
+    --byol "$WORK"/byol_w{1.0,0.75,0.5,0.25}_s{0,1}/iter_${ITERS}.pth \
     --random-seeds 0 1 --out-dir "$WORK/evidence"
