@@ -212,8 +212,8 @@ def test_readme_tables_are_the_recorded_evidence():
     recorded run (docs/evidence/imagenette64.json, written by the command on
     the table's first line), and the record holds what the issue asks for:
 
-    every width with random init, one-by-one BYOL and DSPNet, 2 seeds each,
-    run times and cost.
+    every width with random init, one-by-one BYOL and DSPNet, 2 seeds each, run
+    times and cost.
     """
     with open(osp.join(ROOT, 'docs', 'evidence', 'imagenette64.json')) as f:
         recorded = json.load(f)
