@@ -6,6 +6,7 @@ every conv slices its weight, for 2 iterations with inductor (mmengine's
 ``compile=True``); its losses equal the eager run's.
 """
 import os.path as osp
+import uuid
 
 import pytest
 import torch
@@ -74,6 +75,10 @@ def _train(work_dir, data_root, compile_cfg):
         cfg[key] = None
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
     cfg.work_dir = work_dir
+    # the loss history lives in the MessageHub instance named after the
+    # experiment, by default the config name plus a timestamp in seconds:
+    # two runs started within a second shared it (4 losses, not 2)
+    cfg.experiment_name = f'{osp.basename(work_dir)}_{uuid.uuid4().hex}'
     if compile_cfg is not None:
         cfg.compile = compile_cfg
     runner = Runner.from_cfg(cfg)
