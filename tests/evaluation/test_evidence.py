@@ -235,6 +235,39 @@ def test_readme_tables_are_the_recorded_evidence():
     assert summary['cost']['cpu_ratio'] > 0
 
 
+def test_slow_start_table_is_the_recorded_probe():
+    """configs/dspnet/README.md's slow-start table is what the evidence tool
+    printed for its record (docs/evidence/imagenette64_slowstart.json): DSPNet
+    with the sub-widths joining after 20 % of training, 2 seeds, next to the
+    very BYOL and random-init networks of the main table (same numbers)."""
+
+    def load(name):
+        with open(osp.join(ROOT, 'docs', 'evidence', name)) as f:
+            return json.load(f)
+
+    probe, main = load('imagenette64_slowstart.json'), load(
+        'imagenette64.json')
+    summary = aggregate(probe['records'])
+    assert _between_markers(
+        osp.join(ROOT, 'configs/dspnet/README.md'),
+        'slowstart-table') == format_evidence(summary,
+                                              probe['command']).strip()
+
+    def baselines(rec):
+        return {
+            (r['kind'], r['width'], r['seed']):
+            tuple(r[m] for m in ('knn20', 'knn200', 'linear'))
+            for r in rec['records'] if r['kind'] != 'dspnet'
+        }
+
+    assert baselines(probe) == baselines(main)
+    assert sorted((r['width'], r['seed']) for r in probe['records']
+                  if r['kind'] == 'dspnet') == sorted(
+                      (w, s) for w in (0.25, 0.5, 0.75, 1.0) for s in (0, 1))
+    assert all('dspnet_slow0.2_s' in r['source'] for r in probe['records']
+               if r['kind'] == 'dspnet')
+
+
 def test_demo_table_is_the_recorded_three_seed_demo():
     """configs/dspnet/README.md's demo table is the recorded 3-seed demo.
 
