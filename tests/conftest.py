@@ -22,7 +22,7 @@ def _seed():
 # tmp_path_retention_policy = failed); what a module's fixtures wrote with
 # tmp_path_factory (exports, pretraining checkpoints of ~140 MB each) goes
 # when the module ends, unless one of its tests failed. Without this a
-# session held ~8 GB of checkpoints at its end, which filled CI's disk.
+# session held ~8 GB of checkpoints at its end (CI's torch.save failures).
 _FAILED_MODULES = set()
 
 
