@@ -22,7 +22,7 @@ def _seed():
 # tmp_path_retention_policy = failed); what a module's fixtures wrote with
 # tmp_path_factory (exports, pretraining checkpoints of ~140 MB each) goes
 # when the module ends, unless one of its tests failed. Without this a
-# session held ~8 GB of checkpoints at its end (CI's torch.save failures).
+# session held ~8 GB at its end, the likely cause of CI's torch.save errors.
 _FAILED_MODULES = set()
 
 
